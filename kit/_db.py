@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger("kit.db")
+
+# Session.info keys: the outbox and the deadlines mark a transaction so that it wakes their loops on commit.
+NOTIFY_CHANNELS = "kit_notify_channels"
+
+
+class Database:
+    """One service's database: an async engine and transactional sessions.
+
+    `session()` opens a transaction that commits when the block ends normally and rolls back on error.
+    Code inside never commits. When the transaction recorded events or deadlines, one empty NOTIFY per
+    channel is sent just before commit (one per transaction, not per row: NOTIFY takes a global lock).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+            for channel in sorted(session.info.pop(NOTIFY_CHANNELS, ())):
+                await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+
+    async def ping(self, within: float = 2.0) -> None:
+        async with asyncio.timeout(within), self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def notify_on_commit(session: AsyncSession, channel: str) -> None:
+    """Ask `Database.session()` to NOTIFY `channel` once when this transaction commits."""
+    session.info.setdefault(NOTIFY_CHANNELS, set()).add(channel)
+
+
+async def ensure_database(server_dsn: str, name: str) -> None:
+    """Create database `name` on the server if it does not exist (safe when several processes race)."""
+    conn = await asyncpg.connect(server_dsn, timeout=10)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+                log.info("created database", extra={"database": name})
+    finally:
+        await conn.close()
+
+
+async def drop_databases(server_dsn: str, names: Iterable[str]) -> None:
+    conn = await asyncpg.connect(server_dsn, timeout=10)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class Notifier:
+    """LISTEN on a dedicated connection and turn notifications into asyncio events.
+
+    A pooled connection loses its listeners when released and a LISTEN connection dies silently when the
+    server restarts (asyncpg #283, #421): this keeps its own connection, watches for termination and
+    reconnects. Every (re)connect sets all events, since notifications may have been missed meanwhile;
+    the loops it wakes also poll, so a lost notification only delays them.
+    """
+
+    def __init__(self, dsn: str, channels: Iterable[str]) -> None:
+        self.dsn = dsn
+        self.events = {channel: asyncio.Event() for channel in channels}
+        self.connected = False
+
+    def event(self, channel: str) -> asyncio.Event:
+        return self.events[channel]
+
+    def _on_notify(self, _conn: object, _pid: int, channel: str, _payload: str) -> None:
+        if channel in self.events:
+            self.events[channel].set()
+
+    async def run(self) -> None:
+        while True:
+            lost = asyncio.Event()
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.dsn, timeout=5)
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                for channel in self.events:
+                    await conn.add_listener(channel, self._on_notify)
+                self.connected = True
+                for event in self.events.values():
+                    event.set()
+                while not lost.is_set() and not conn.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), timeout=5)
+                    if not lost.is_set():
+                        # a cheap probe: a dead socket is not always reported by the termination listener
+                        await conn.execute("SELECT 1", timeout=5)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("listener connection lost", extra={"error": repr(exc)})
+            finally:
+                self.connected = False
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
+            await asyncio.sleep(1)

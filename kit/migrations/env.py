@@ -1,0 +1,3 @@
+from kit._migrations import run_env
+
+run_env(None)

@@ -1,0 +1,3 @@
+from kit import run_env
+
+run_env(None)
