@@ -2,9 +2,10 @@
 
 Settings      ServiceSettings
 Database      Database, ensure_database, drop_databases, migrate, run_env (for alembic env.py)
-Events        Envelope, new_event, Outbox, record_event, Relay
+Events        Envelope, new_event, Outbox, record_event, record_events, Relay
 Consuming     Consumer (durable, idempotent through the inbox)
-Deadlines     schedule_deadline, cancel_deadline, lock_deadlines, Deadline, Scheduler
+Deadlines     schedule_deadline(s), cancel_deadline(s), lock_deadlines, Deadline, Scheduler,
+              FireInBatches
 Time          Clock, SystemClock, utcnow
 Identity      Caller, caller (FastAPI dependency), mint_internal_token, verify_internal_token,
               TokenKeyRing, INTERNAL_HEADER
@@ -36,10 +37,12 @@ from ._auth import (
 from ._clock import Clock, SystemClock, utcnow
 from ._consumer import Consumer, ConsumerRunner
 from ._db import Database, Notifier, drop_databases, ensure_database, notify_on_commit
-from ._deadlines import Deadline, DeadlineStats, Scheduler, deadline_stats
+from ._deadlines import Deadline, DeadlineStats, FireInBatches, Scheduler, deadline_stats
 from ._deadlines import cancel as cancel_deadline
+from ._deadlines import cancel_many as cancel_deadlines
 from ._deadlines import lock as lock_deadlines
 from ._deadlines import schedule as schedule_deadline
+from ._deadlines import schedule_many as schedule_deadlines
 from ._errors import (
     HTTP_STATUS,
     AlreadyExited,
@@ -60,7 +63,7 @@ from ._events import Envelope, new_event
 from ._logging import REQUEST_ID_HEADER, configure_logging, current_request_id, request_id_var
 from ._messaging import Messaging, ensure_stream, stream_config
 from ._migrations import migrate, run_env
-from ._outbox import Outbox, OutboxStats, Relay, outbox_stats, record_event
+from ._outbox import Outbox, OutboxStats, Relay, outbox_stats, record_event, record_events
 from ._settings import ServiceSettings
 
 __all__ = [
@@ -79,6 +82,7 @@ __all__ = [
     "DeadlineStats",
     "DomainError",
     "Envelope",
+    "FireInBatches",
     "Forbidden",
     "InsufficientFunds",
     "InvalidInput",
@@ -101,6 +105,7 @@ __all__ = [
     "VotingClosed",
     "caller",
     "cancel_deadline",
+    "cancel_deadlines",
     "collect_status",
     "configure_logging",
     "create_service_app",
@@ -119,10 +124,12 @@ __all__ = [
     "notify_on_commit",
     "outbox_stats",
     "record_event",
+    "record_events",
     "request_id_var",
     "run_env",
     "runtime_dep",
     "schedule_deadline",
+    "schedule_deadlines",
     "serve",
     "session_dep",
     "stream_config",

@@ -1,9 +1,10 @@
 """Durable deadlines: a table of due times and a loop that fires each exactly once.
 
 `schedule(session, key, kind, due_at, payload)` stores (or moves) a deadline in the caller's transaction;
-`cancel(session, key)` withdraws it. The scheduler takes due rows with `FOR UPDATE SKIP LOCKED` in small
-batches, calls the handler registered for the row's kind inside a savepoint of the same transaction, and
-marks the row fired there too: the handler's effects and the mark commit together or not at all, several
+`cancel(session, key)` withdraws it. The scheduler takes due rows with `FOR UPDATE SKIP LOCKED` in
+batches, calls the handler registered for the row's kind inside a savepoint of the same transaction (a
+`FireInBatches` handler gets all the batch's deadlines of its kind at once), and marks the rows fired in
+that transaction: the handlers' effects and the marks commit together or not at all, several
 replicas never take the same row, and a crash leaves the row due for whoever runs next (catch-up after
 downtime is the same query). It sleeps until the next due time, woken by NOTIFY when an earlier deadline
 is scheduled, and polls as a fallback. A handler that raises is retried with backoff; the error is kept.
@@ -18,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,59 @@ class Deadline:
 
 
 FireHandler = Callable[[AsyncSession, Deadline], Awaitable[None]]
+BatchFire = Callable[[AsyncSession, Sequence[Deadline]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class FireInBatches:
+    """A handler that decides many deadlines of its kind at once (set-based SQL instead of a round trip
+    per deadline). The scheduler gives it each batch's deadlines of that kind in one savepoint; if that
+    raises, it falls back to one deadline per savepoint, so one bad deadline never holds up the rest."""
+
+    fire_many: BatchFire
+
+    async def __call__(self, session: AsyncSession, deadline: Deadline) -> None:
+        await self.fire_many(session, [deadline])
+
+
+async def schedule_many(
+    session: AsyncSession, deadlines: Sequence[tuple[str, str, datetime, Mapping[str, Any] | None]]
+) -> None:
+    """`schedule` for many (key, kind, due_at, payload) in one statement."""
+    if not deadlines:
+        return
+    await session.execute(
+        text(
+            """
+            INSERT INTO kit_deadlines (key, kind, due_at, payload)
+            SELECT key, kind, due_at, CAST(payload AS jsonb)
+            FROM unnest(CAST(:keys AS text[]), CAST(:kinds AS text[]), CAST(:due AS timestamptz[]),
+                        CAST(:payloads AS text[])) AS t(key, kind, due_at, payload)
+            ON CONFLICT (key) DO UPDATE
+              SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, cancelled_at = NULL
+              WHERE kit_deadlines.fired_at IS NULL
+            """
+        ),
+        {
+            "keys": [d[0] for d in deadlines],
+            "kinds": [d[1] for d in deadlines],
+            "due": [d[2] for d in deadlines],
+            "payloads": [json.dumps(dict(d[3] or {}), default=str) for d in deadlines],
+        },
+    )
+    notify_on_commit(session, DEADLINES_CHANNEL)
+
+
+async def cancel_many(session: AsyncSession, keys: Sequence[str]) -> None:
+    """`cancel` for many keys in one statement."""
+    if keys:
+        await session.execute(
+            text(
+                "UPDATE kit_deadlines SET cancelled_at = now() "
+                "WHERE key = ANY(:keys) AND fired_at IS NULL AND cancelled_at IS NULL"
+            ),
+            {"keys": list(keys)},
+        )
 
 
 async def schedule(
@@ -209,34 +263,58 @@ class Scheduler:
                     {"now": now, "n": self.batch_size, "kinds": list(self.handlers)},
                 )
             ).all()
+            by_kind: dict[str, list[Deadline]] = {}
             for key, kind, due_at, payload in rows:
-                deadline = Deadline(
-                    key, kind, due_at, payload if isinstance(payload, dict) else json.loads(payload)
+                by_kind.setdefault(kind, []).append(
+                    Deadline(key, kind, due_at, payload if isinstance(payload, dict) else json.loads(payload))
                 )
-                try:
-                    async with session.begin_nested():
-                        await self.handlers[kind](session, deadline)
-                        await session.execute(
-                            text(
-                                "UPDATE kit_deadlines SET fired_at = :now, attempts = attempts + 1 "
-                                "WHERE key = :k"
-                            ),
-                            {"now": self.clock.now(), "k": key},
-                        )
-                except Exception as exc:
-                    log.exception("deadline handler failed", extra={"key": key, "kind": kind})
-                    # try again a little later rather than spinning on it
-                    await session.execute(
-                        text(
-                            "UPDATE kit_deadlines SET attempts = attempts + 1, last_error = :e, "
-                            "due_at = :retry WHERE key = :k"
-                        ),
-                        {"e": repr(exc)[:500], "retry": now + timedelta(seconds=5), "k": key},
-                    )
-                    continue
-                fired.append((deadline, (self.clock.now() - due_at).total_seconds()))
+            done: list[Deadline] = []
+            for kind, deadlines in by_kind.items():
+                done += await self._fire_kind(session, self.handlers[kind], deadlines, now)
+            if done:
+                # the mark commits with the handlers' effects (same transaction) or not at all
+                await session.execute(
+                    text(
+                        "UPDATE kit_deadlines SET fired_at = :now, attempts = attempts + 1 "
+                        "WHERE key = ANY(:keys)"
+                    ),
+                    {"now": self.clock.now(), "keys": [d.key for d in done]},
+                )
+            fired = [(d, (self.clock.now() - d.due_at).total_seconds()) for d in done]
         self.fired_total += len(fired)
         if self.on_fired:
             for deadline, lag in fired:
                 self.on_fired(deadline, lag)
         return len(fired)
+
+    async def _fire_kind(
+        self, session: AsyncSession, handler: FireHandler, deadlines: list[Deadline], now: datetime
+    ) -> list[Deadline]:
+        if isinstance(handler, FireInBatches) and len(deadlines) > 1:
+            try:
+                async with session.begin_nested():
+                    await handler.fire_many(session, deadlines)
+                return deadlines
+            except Exception as exc:
+                log.warning(
+                    "deadline batch failed; firing one at a time",
+                    extra={"kind": deadlines[0].kind, "count": len(deadlines), "error": repr(exc)},
+                )
+        done: list[Deadline] = []
+        for deadline in deadlines:
+            try:
+                async with session.begin_nested():
+                    await handler(session, deadline)
+            except Exception as exc:
+                log.exception("deadline handler failed", extra={"key": deadline.key, "kind": deadline.kind})
+                # try again a little later rather than spinning on it
+                await session.execute(
+                    text(
+                        "UPDATE kit_deadlines SET attempts = attempts + 1, last_error = :e, "
+                        "due_at = :retry WHERE key = :k"
+                    ),
+                    {"e": repr(exc)[:500], "retry": now + timedelta(seconds=5), "k": deadline.key},
+                )
+                continue
+            done.append(deadline)
+        return done

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -91,6 +91,73 @@ async def record_event(session: AsyncSession, envelope: Envelope, subject_prefix
     return envelope
 
 
+_NEXT_SEQUENCES = text(
+    """
+    INSERT INTO kit_event_sequences (aggregate, aggregate_id, last_sequence)
+    SELECT * FROM unnest(CAST(:aggregates AS text[]), CAST(:ids AS text[]), CAST(:counts AS bigint[]))
+    ON CONFLICT (aggregate, aggregate_id)
+    DO UPDATE SET last_sequence = kit_event_sequences.last_sequence + EXCLUDED.last_sequence
+    RETURNING aggregate, aggregate_id, last_sequence
+    """
+)
+_INSERT_MANY = text(
+    """
+    INSERT INTO kit_outbox (id, subject, aggregate, aggregate_id, sequence, envelope, headers)
+    SELECT id, subject, aggregate, aggregate_id, sequence, CAST(envelope AS jsonb), CAST(headers AS jsonb)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:subjects AS text[]), CAST(:aggregates AS text[]),
+                CAST(:aggregate_ids AS text[]), CAST(:sequences AS bigint[]), CAST(:envelopes AS text[]),
+                CAST(:headers AS text[])) WITH ORDINALITY
+      AS t(id, subject, aggregate, aggregate_id, sequence, envelope, headers, n)
+    ORDER BY n
+    """
+)
+
+
+async def record_events(
+    session: AsyncSession, envelopes: Sequence[Envelope], subject_prefix: str
+) -> Sequence[Envelope]:
+    """`record_event` for many events in two statements (a batch of deadlines firing, say): each
+    aggregate's events get consecutive sequences in the order given, and enter the outbox in that order."""
+    if not envelopes:
+        return envelopes
+    counts: dict[tuple[str, str], int] = {}
+    for envelope in envelopes:
+        key = (sequence_key(envelope), envelope.aggregate_id)
+        counts[key] = counts.get(key, 0) + 1
+    # counter rows in one order, so that two batches never wait on each other crosswise
+    ordered = sorted(counts)
+    rows = (
+        await session.execute(
+            _NEXT_SEQUENCES,
+            {
+                "aggregates": [a for a, _ in ordered],
+                "ids": [i for _, i in ordered],
+                "counts": [counts[k] for k in ordered],
+            },
+        )
+    ).all()
+    next_of = {(a, i): last - counts[(a, i)] + 1 for a, i, last in rows}
+    headers_extra = {REQUEST_ID_HEADER: rid} if (rid := current_request_id()) else {}
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("ids", "subjects", "aggregates", "aggregate_ids", "sequences", "envelopes", "headers")
+    }
+    for envelope in envelopes:
+        key = (sequence_key(envelope), envelope.aggregate_id)
+        seq = next_of[key]
+        next_of[key] = seq + 1
+        envelope.data["sequence"] = seq
+        columns["ids"].append(envelope.id)
+        columns["subjects"].append(envelope.nats_subject(subject_prefix))
+        columns["aggregates"].append(key[0])
+        columns["aggregate_ids"].append(key[1])
+        columns["sequences"].append(seq)
+        columns["envelopes"].append(json.dumps(envelope.to_cloudevent(), default=str))
+        columns["headers"].append(json.dumps({"Nats-Msg-Id": envelope.id, **headers_extra}))
+    await session.execute(_INSERT_MANY, columns)
+    notify_on_commit(session, OUTBOX_CHANNEL)
+    return envelopes
+
+
 class Outbox:
     """Bound to a service's subject prefix so use cases write `await outbox.add(session, event)`."""
 
@@ -99,6 +166,9 @@ class Outbox:
 
     async def add(self, session: AsyncSession, envelope: Envelope) -> Envelope:
         return await record_event(session, envelope, self.subject_prefix)
+
+    async def add_many(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
+        return await record_events(session, envelopes, self.subject_prefix)
 
 
 @dataclass(slots=True)
@@ -128,8 +198,10 @@ class Relay:
         *,
         batch_size: int = 200,
         poll_interval: float = 0.5,
+        ack_timeout: float = 5.0,
         on_published: Callable[[int], None] | None = None,
     ) -> None:
+        self.ack_timeout = ack_timeout
         self.db = db
         self.messaging = messaging
         self.notifier = notifier
@@ -170,7 +242,8 @@ class Relay:
                 await session.execute(
                     text(
                         """
-                        SELECT position, id, subject, envelope, headers FROM kit_outbox
+                        SELECT position, subject, aggregate, aggregate_id, envelope, headers
+                        FROM kit_outbox
                         WHERE published_at IS NULL ORDER BY position
                         LIMIT :n FOR UPDATE SKIP LOCKED
                         """
@@ -180,32 +253,67 @@ class Relay:
             ).all()
             if not rows:
                 return 0
-            published: list[int] = []
-            for position, _id, subject, envelope, headers in rows:
-                try:
-                    await self._publish(subject, envelope, headers)
-                except Exception as exc:
-                    # keep order: stop at the first failure, retry from here next time
-                    await session.execute(
-                        text(
-                            "UPDATE kit_outbox SET attempts = attempts + 1, last_error = :e "
-                            "WHERE position = :p"
-                        ),
-                        {"e": repr(exc)[:500], "p": position},
-                    )
-                    log.warning("publish failed", extra={"subject": subject, "error": repr(exc)})
-                    break
-                published.append(position)
+            published = await self._publish_in_order(session, rows)
             await self._mark(session, published)
         self.published_total += len(published)
         if self.on_published:
             self.on_published(len(published))
         return len(published)
 
-    async def _publish(self, subject: str, envelope: Any, headers: Any) -> None:
-        payload = (envelope if isinstance(envelope, str) else json.dumps(envelope)).encode()
-        hdrs = headers if isinstance(headers, dict) else json.loads(headers)
-        await self.messaging.js.publish(subject, payload, headers=hdrs, timeout=5)
+    async def _publish_in_order(self, session: AsyncSession, rows: Sequence[Any]) -> list[int]:
+        """Send without waiting for each ack, in windows holding at most one event per aggregate
+        instance: the window is acknowledged before the instance's next event is sent, so a failed
+        publish can never let a later event of the same instance reach the stream before it (the only
+        order the contract promises). Stops at the first failure; what was acknowledged is marked, the
+        rest is sent again next time (JetStream drops what it already stored as duplicates)."""
+        js = self.messaging.js
+        published: list[int] = []
+        window: list[tuple[int, str, asyncio.Future[Any]]] = []
+        in_window: set[tuple[str, str]] = set()
+        failure: tuple[int, str, BaseException] | None = None
+        for position, subject, aggregate, aggregate_id, envelope, headers in rows:
+            if (aggregate, aggregate_id) in in_window:
+                failure = await self._await_acks(window, published)
+                window, in_window = [], set()
+                if failure is not None:
+                    break
+            payload = (envelope if isinstance(envelope, str) else json.dumps(envelope)).encode()
+            hdrs = headers if isinstance(headers, dict) else json.loads(headers)
+            try:
+                future = await js.publish_async(subject, payload, headers=hdrs, wait_stall=self.ack_timeout)
+            except Exception as exc:
+                failure = (position, subject, exc)
+                break
+            window.append((position, subject, future))
+            in_window.add((aggregate, aggregate_id))
+        if window:
+            failure = await self._await_acks(window, published) or failure
+        if failure is not None:
+            position, subject, exc = failure
+            await session.execute(
+                text("UPDATE kit_outbox SET attempts = attempts + 1, last_error = :e WHERE position = :p"),
+                {"e": repr(exc)[:500], "p": position},
+            )
+            log.warning("publish failed", extra={"subject": subject, "error": repr(exc)})
+        return published
+
+    async def _await_acks(
+        self, window: list[tuple[int, str, asyncio.Future[Any]]], published: list[int]
+    ) -> tuple[int, str, BaseException] | None:
+        """Wait for the window's acks; add the acknowledged positions; answer the first failure."""
+        await asyncio.wait([f for _, _, f in window], timeout=self.ack_timeout)
+        failure: tuple[int, str, BaseException] | None = None
+        for position, subject, future in window:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                published.append(position)
+                continue
+            if not future.done():
+                future.cancel()
+                error: BaseException = TimeoutError(f"no ack within {self.ack_timeout}s")
+            else:
+                error = future.exception() or asyncio.CancelledError()
+            failure = failure or (position, subject, error)
+        return failure
 
     async def _mark(self, session: AsyncSession, positions: list[int]) -> None:
         if positions:

@@ -101,13 +101,26 @@ class ProjectionMark(Base, table=True):
 
 
 class FundCommitment(Base, table=True):
-    """Funds a stakeholder committed to one cycle and has not withdrawn."""
+    """Superseded by `FundCommitmentEntry`; kept while the previous release may still write it."""
 
     __tablename__ = "fund_commitments"
 
     organization_id: uuid.UUID = Field(primary_key=True)
     cycle: int = Field(sa_type=Integer, primary_key=True)
     address: str = Field(sa_type=Text, primary_key=True)
+    amount: Decimal = _weight()
+
+
+class FundCommitmentEntry(Base, table=True):
+    """One `funds.committed` event not taken back: a withdrawal removes the entries made before it (by
+    the funds stream's sequence), whatever order the two are delivered in."""
+
+    __tablename__ = "fund_commitment_entries"
+
+    organization_id: uuid.UUID = Field(primary_key=True)
+    cycle: int = Field(sa_type=Integer, primary_key=True)
+    address: str = Field(sa_type=Text, primary_key=True)
+    sequence: int = Field(sa_type=BigInteger, primary_key=True)
     amount: Decimal = _weight()
 
 

@@ -22,7 +22,7 @@ from .models import (
     Experiment,
     Feedback,
     FundAllocation,
-    FundCommitment,
+    FundCommitmentEntry,
     Member,
     ModuleVersion,
     Organization,
@@ -191,30 +191,58 @@ async def is_member(session: AsyncSession, body_id: uuid.UUID, address: str) -> 
 
 
 async def add_commitment(
-    session: AsyncSession, organization_id: uuid.UUID, address: str, cycle: int, amount: Decimal
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    address: str,
+    cycle: int,
+    amount: Decimal,
+    sequence: int | None,
 ) -> None:
-    stmt = insert(FundCommitment).values(
-        organization_id=organization_id, address=address, cycle=cycle, amount=amount
+    """Record one `funds.committed` event, unless a withdrawal later in the funds stream already took
+    back this stakeholder's commitments to `cycle` (delivered out of order)."""
+    if sequence is not None:
+        withdrawn = await get_mark(session, _withdrawn_key(organization_id, address, cycle))
+        if withdrawn is not None and withdrawn.sequence > sequence:
+            return
+    stmt = insert(FundCommitmentEntry).values(
+        organization_id=organization_id, address=address, cycle=cycle, sequence=sequence or 0, amount=amount
     )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["organization_id", "cycle", "address"],
-            set_={"amount": FundCommitment.amount + stmt.excluded.amount},
+    if sequence is None:
+        # without a sequence the entries cannot be told apart: they add up
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["organization_id", "cycle", "address", "sequence"],
+            set_={"amount": FundCommitmentEntry.amount + stmt.excluded.amount},
         )
-    )
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    await session.execute(stmt)
 
 
 async def withdraw_commitments(
-    session: AsyncSession, organization_id: uuid.UUID, address: str, cycles: Sequence[int]
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    address: str,
+    cycles: Sequence[int],
+    sequence: int | None,
 ) -> None:
-    if cycles:
-        await session.execute(
-            delete(FundCommitment).where(
-                FundCommitment.organization_id == organization_id,
-                FundCommitment.address == address,
-                FundCommitment.cycle.in_(list(cycles)),
-            )
-        )
+    """Take back the commitments to `cycles` made before this withdrawal (all of them without a
+    sequence), and remember it so that an earlier commitment delivered later is not counted."""
+    if not cycles:
+        return
+    for cycle in cycles:
+        await advance_mark(session, _withdrawn_key(organization_id, address, cycle), sequence)
+    stmt = delete(FundCommitmentEntry).where(
+        FundCommitmentEntry.organization_id == organization_id,
+        FundCommitmentEntry.address == address,
+        FundCommitmentEntry.cycle.in_(list(cycles)),
+    )
+    if sequence is not None:
+        stmt = stmt.where(FundCommitmentEntry.sequence < sequence)
+    await session.execute(stmt)
+
+
+def _withdrawn_key(organization_id: uuid.UUID, address: str, cycle: int) -> str:
+    return f"withdrawn:{organization_id}:{address}:{cycle}"
 
 
 async def advance_mark(
@@ -259,9 +287,12 @@ async def available_funds(
     committed = dict(
         (
             await session.execute(
-                select(FundCommitment.cycle, func.sum(FundCommitment.amount))
-                .where(FundCommitment.organization_id == organization_id, FundCommitment.cycle.in_(wanted))
-                .group_by(FundCommitment.cycle)
+                select(FundCommitmentEntry.cycle, func.sum(FundCommitmentEntry.amount))
+                .where(
+                    FundCommitmentEntry.organization_id == organization_id,
+                    FundCommitmentEntry.cycle.in_(wanted),
+                )
+                .group_by(FundCommitmentEntry.cycle)
             )
         ).all()
     )

@@ -542,22 +542,22 @@ class ProposalsService:
         elif name in ("membership.joined", "membership.left", "membership.weight_changed"):
             await self._membership_changed(session, envelope, org_id)
         elif name == "funds.committed":
-            address, cycle = domain.normalize_address(d["address"]), int(d["cycle"])
-            withdrawn = await repository.get_mark(session, f"withdrawn:{org_id}:{address}:{cycle}")
-            if (
-                withdrawn is not None
-                and envelope.sequence is not None
-                and withdrawn.sequence > envelope.sequence
-            ):
-                return  # delivered after the withdrawal that took it back
-            await repository.add_commitment(session, org_id, address, cycle, _decimal(d["amount"]))
+            await repository.add_commitment(
+                session,
+                org_id,
+                domain.normalize_address(d["address"]),
+                int(d["cycle"]),
+                _decimal(d["amount"]),
+                envelope.sequence,
+            )
         elif name == "funds.withdrawn":
-            address, cycles = domain.normalize_address(d["address"]), [int(c) for c in d.get("cycles", [])]
-            for cycle in cycles:
-                await repository.advance_mark(
-                    session, f"withdrawn:{org_id}:{address}:{cycle}", envelope.sequence
-                )
-            await repository.withdraw_commitments(session, org_id, address, cycles)
+            await repository.withdraw_commitments(
+                session,
+                org_id,
+                domain.normalize_address(d["address"]),
+                [int(c) for c in d.get("cycles", [])],
+                envelope.sequence,
+            )
         elif name == "funds.budget_allocated":
             await repository.add_allocation(session, org_id, int(d["cycle"]), _decimal(d["amount"]))
         else:

@@ -159,6 +159,14 @@ async def get_review(
     return review
 
 
+async def get_reviews_for_update(session: AsyncSession, review_ids: Sequence[uuid.UUID]) -> list[Review]:
+    """Many reviews, row-locked in id order (without their concerns and objections)."""
+    if not review_ids:
+        return []
+    query = sa.select(reviews).where(reviews.c.id.in_(review_ids)).order_by(reviews.c.id).with_for_update()
+    return [_to_review(row) for row in await session.execute(query)]
+
+
 async def find_review_id(session: AsyncSession, proposal_id: uuid.UUID) -> uuid.UUID | None:
     return (
         await session.execute(sa.select(reviews.c.id).where(reviews.c.proposal_id == proposal_id))
@@ -220,6 +228,19 @@ async def insert_review(
 
 async def save_review(session: AsyncSession, review: Review) -> None:
     await session.execute(sa.update(reviews).where(reviews.c.id == review.id).values(**_state_values(review)))
+
+
+async def save_reviews(session: AsyncSession, changed: Sequence[Review]) -> None:
+    """`save_review` for many, in one round trip."""
+    if not changed:
+        return
+    rows = [{"review_id": review.id, **_state_values(review)} for review in changed]
+    statement = (
+        sa.update(reviews)
+        .where(reviews.c.id == sa.bindparam("review_id"))
+        .values({column: sa.bindparam(column) for column in rows[0] if column != "review_id"})
+    )
+    await session.execute(statement, rows)
 
 
 async def add_concern(session: AsyncSession, review_id: uuid.UUID, concern: Concern) -> None:

@@ -1,4 +1,4 @@
-"""The timelock's durable deadlines: the kit's scheduler fires them, `Timelock.on_deadline` decides.
+"""The timelock's durable deadlines: the kit's scheduler fires them, `Timelock.on_deadlines` decides.
 
 Each review has one pending deadline at a time (end of window, `enactAfter`, expiry), stored in
 `kit_deadlines` in the transaction that set it. The kit's loop takes due rows with `FOR UPDATE SKIP
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit import Clock, Database, Deadline, Notifier, Scheduler
+from kit import Clock, Database, Deadline, FireInBatches, Notifier, Scheduler
 
 from .domain import DeadlineKind
 from .service import Timelock
@@ -21,7 +21,9 @@ FireHandler = Callable[[AsyncSession, Deadline], Awaitable[None]]
 
 
 def deadline_handlers(timelock: Timelock) -> dict[str, FireHandler]:
-    return {kind.value: timelock.on_deadline for kind in DeadlineKind}
+    """Every kind is decided in batches; the kit falls back to one deadline at a time when a batch fails."""
+    batched = FireInBatches(timelock.on_deadlines)
+    return {kind.value: batched for kind in DeadlineKind}
 
 
 def build_scheduler(

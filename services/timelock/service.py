@@ -9,14 +9,24 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit import Clock, Deadline, NotFound, Outbox, cancel_deadline, deadline_stats, schedule_deadline
+from kit import (
+    Clock,
+    Deadline,
+    NotFound,
+    Outbox,
+    cancel_deadline,
+    cancel_deadlines,
+    deadline_stats,
+    schedule_deadline,
+    schedule_deadlines,
+)
 
 from . import repository as repo
 from .domain import Concern, DeadlineKind, Review, Reviewer, ReviewKind, ReviewTerms
@@ -251,26 +261,43 @@ class Timelock:
 
     async def on_deadline(self, session: AsyncSession, deadline: Deadline) -> None:
         """Fired by the kit's scheduler with the deadline row locked: decide what is due, once."""
-        review_id = uuid.UUID(str(deadline.payload["reviewId"]))
-        review = await repo.get_review(session, review_id, for_update=True, with_children=False)
-        if review is None:
-            return
-        before = review.pending_deadline()
-        review.on_deadline(self.clock.now())
-        if review.events:
-            await repo.save_review(session, review)
-        await self._publish_and_reschedule(session, review, before, firing=deadline.key)
-        after = review.pending_deadline()
-        if after is not None and deadline_key(review.id, after[0]) == deadline.key:
-            # Fired before its time (the clock moved back, or a moved deadline raced): the key would be
-            # marked fired with the stage still waiting, so wait under a fresh key instead.
-            await schedule_deadline(
-                session,
-                f"{deadline.key}:{uuid.uuid4().hex[:8]}",
-                after[0].value,
-                after[1],
-                {"reviewId": str(review.id)},
-            )
+        await self.on_deadlines(session, [deadline])
+
+    async def on_deadlines(self, session: AsyncSession, deadlines: Sequence[Deadline]) -> None:
+        """Decide what is due for each review (the deadline rows are locked by the scheduler): reviews
+        are loaded and saved together, their deadlines and events written in one statement each, so a
+        burst of thousands ending in the same second costs a few statements per batch."""
+        by_review = {uuid.UUID(str(d.payload["reviewId"])): d for d in deadlines}
+        if len(by_review) != len(deadlines):
+            raise ValueError("two deadlines of one review in a batch: fire them one at a time")
+        now = self.clock.now()
+        changed: list[Review] = []
+        cancels: list[str] = []
+        schedules: list[tuple[str, str, Any, dict[str, Any]]] = []
+        envelopes = []
+        for review in await repo.get_reviews_for_update(session, list(by_review)):
+            firing = by_review[review.id].key
+            before = review.pending_deadline()
+            review.on_deadline(now)
+            if review.events:
+                changed.append(review)
+            after = review.pending_deadline()
+            if before is not None and (after is None or after[0] is not before[0]):
+                key = deadline_key(review.id, before[0])
+                if key != firing:
+                    cancels.append(key)
+            payload = {"reviewId": str(review.id)}
+            if after is not None and after != before:
+                schedules.append((deadline_key(review.id, after[0]), after[0].value, after[1], payload))
+            if after is not None and deadline_key(review.id, after[0]) == firing:
+                # Fired before its time (the clock moved back, or a moved deadline raced): the key
+                # would be marked fired with the stage still waiting, so wait under a fresh key.
+                schedules.append((f"{firing}:{uuid.uuid4().hex[:8]}", after[0].value, after[1], payload))
+            envelopes += [to_envelope(review, event, at=now) for event in review.pull_events()]
+        await repo.save_reviews(session, changed)
+        await cancel_deadlines(session, cancels)
+        await schedule_deadlines(session, schedules)
+        await self.outbox.add_many(session, envelopes)
 
     # --- membership projection --------------------------------------------------------------------
 

@@ -7,7 +7,16 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from kit import Database, Scheduler, cancel_deadline, migrate, schedule_deadline
+from kit import (
+    Database,
+    FireInBatches,
+    Scheduler,
+    cancel_deadline,
+    cancel_deadlines,
+    migrate,
+    schedule_deadline,
+    schedule_deadlines,
+)
 from kit.testing import FakeClock
 from tests.kit.sample import MIGRATIONS, SampleSettings
 
@@ -151,4 +160,73 @@ async def test_the_running_scheduler_wakes_for_a_newly_scheduled_near_deadline(i
     finally:
         for t in tasks:
             t.cancel()
+        await db.dispose()
+
+
+def _recording_batch(batches: list[list[str]], bad: str | None = None) -> FireInBatches:
+    async def fire_many(session, deadlines):
+        batches.append([d.key for d in deadlines])
+        if any(d.key == bad for d in deadlines):
+            raise RuntimeError("bad deadline")
+        for deadline in deadlines:
+            await _recording_handler()(session, deadline)
+
+    return FireInBatches(fire_many)
+
+
+async def test_a_batch_handler_gets_the_due_deadlines_of_its_kind_together_and_each_fires_once(isolation):
+    db = await _db(isolation)
+    clock = FakeClock()
+    batches: list[list[str]] = []
+    try:
+        async with db.session() as s:
+            await schedule_deadlines(
+                s, [(f"b{i:02}", "close", clock.now() + timedelta(seconds=i), {"i": i}) for i in range(25)]
+            )
+            await schedule_deadline(s, "single", "open", clock.now())
+        clock.advance(30)
+        sch = Scheduler(
+            db, clock, {"close": _recording_batch(batches), "open": _recording_handler()}, batch_size=10
+        )
+        assert [await sch.fire_due() for _ in range(4)] == [10, 10, 6, 0]
+        # the earliest (`single`, of the other kind) shares the first batch of 10
+        assert [len(b) for b in batches] == [9, 10, 6]
+        assert await _fired_keys(db) == sorted([f"b{i:02}" for i in range(25)] + ["single"])
+    finally:
+        await db.dispose()
+
+
+async def test_a_failing_batch_falls_back_to_one_deadline_at_a_time(isolation):
+    db = await _db(isolation)
+    clock = FakeClock()
+    batches: list[list[str]] = []
+    try:
+        async with db.session() as s:
+            await schedule_deadlines(s, [(k, "close", clock.now(), None) for k in ("a", "bad", "c")])
+        sch = Scheduler(db, clock, {"close": _recording_batch(batches, bad="bad")})
+        assert await sch.fire_due() == 2
+        assert batches[0] == ["a", "bad", "c"]  # the whole batch first, rolled back
+        assert sorted(batches[1:]) == [["a"], ["bad"], ["c"]]
+        assert await _fired_keys(db) == ["a", "c"]
+        async with db.session() as s:
+            pending = (
+                await s.execute(text("SELECT key, attempts FROM kit_deadlines WHERE fired_at IS NULL"))
+            ).all()
+        assert [tuple(r) for r in pending] == [("bad", 1)]
+    finally:
+        await db.dispose()
+
+
+async def test_deadlines_cancelled_together_never_fire(isolation):
+    db = await _db(isolation)
+    clock = FakeClock()
+    try:
+        async with db.session() as s:
+            await schedule_deadlines(s, [(k, "close", clock.now(), None) for k in ("x", "y", "z")])
+        async with db.session() as s:
+            await cancel_deadlines(s, ["x", "z"])
+        sch = Scheduler(db, clock, {"close": _recording_handler()})
+        assert await sch.fire_due() == 1
+        assert await _fired_keys(db) == ["y"]
+    finally:
         await db.dispose()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from kit import Database, Messaging, Relay, migrate
+from kit import Database, Messaging, Relay, migrate, record_events
 from kit.testing import fetch_events
 from tests.kit.sample import MIGRATIONS, SampleSettings, note_event
 
@@ -127,3 +127,66 @@ async def test_writes_succeed_while_nats_is_down_and_the_backlog_drains_after(is
         await messaging.close()
         await db.dispose()
         own_nats.stop()
+
+
+async def test_events_recorded_together_continue_each_aggregates_sequence_in_the_order_given(isolation):
+    settings, db, messaging = await _setup(isolation)
+    try:
+        await _write(db, settings, "note-a", 0)
+        batch = [note_event(f"note-{x}", "x", n) for n, x in enumerate("abab")] + [
+            note_event("note-c", "x", 9)
+        ]
+        async with db.session() as session:
+            await record_events(session, batch, settings.events_subject_prefix)
+        assert [e.data["sequence"] for e in batch] == [2, 1, 3, 2, 1]
+        while await Relay(db, messaging, None).publish_batch():
+            pass
+        events = await fetch_events(
+            settings.nats_url, settings.events_stream, f"{settings.events_subject_prefix}.>"
+        )
+        assert [(e.aggregate_id, e.sequence, e.data["n"]) for e in events] == [
+            ("note-a", 1, 0),
+            ("note-a", 2, 0),
+            ("note-b", 1, 1),
+            ("note-a", 3, 2),
+            ("note-b", 2, 3),
+            ("note-c", 1, 9),
+        ]
+    finally:
+        await messaging.close()
+        await db.dispose()
+
+
+async def test_a_refused_publish_stops_the_batch_there_and_keeps_the_rest_for_later(isolation):
+    settings, db, messaging = await _setup(isolation)
+    try:
+        for n in range(3):
+            await _write(db, settings, "note-1", n)
+        async with db.session() as s:
+            # the second row's subject is outside the stream: JetStream has no one to store it
+            await s.execute(
+                text(
+                    "UPDATE kit_outbox SET subject = 'nowhere.at.all' "
+                    "WHERE position = (SELECT min(position) + 1 FROM kit_outbox)"
+                )
+            )
+        relay = Relay(db, messaging, None, ack_timeout=2)
+        assert await relay.publish_batch() == 1
+        async with db.session() as s:
+            rows = (
+                await s.execute(
+                    text(
+                        "SELECT published_at IS NOT NULL, attempts, last_error "
+                        "FROM kit_outbox ORDER BY position"
+                    )
+                )
+            ).all()
+        assert [(r[0], r[1]) for r in rows] == [(True, 0), (False, 1), (False, 0)]
+        assert rows[1][2]  # the reason is kept
+        events = await fetch_events(
+            settings.nats_url, settings.events_stream, f"{settings.events_subject_prefix}.>"
+        )
+        assert [e.sequence for e in events] == [1]
+    finally:
+        await messaging.close()
+        await db.dispose()
