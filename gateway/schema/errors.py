@@ -35,6 +35,11 @@ class UserError:
     message: str = strawberry.field(description="Human-readable explanation.")
 
 
+def refusals(description: str = "Why the mutation was refused; empty on success.") -> Any:
+    """Every mutation payload's `userErrors` field: empty on success, one entry per refusal."""
+    return strawberry.field(default_factory=list, description=description)
+
+
 def user_error(exc: DomainError) -> UserError:
     try:
         code = UserErrorCode(exc.code)

@@ -21,16 +21,12 @@ from gateway.clients import metagovernance as mg
 from gateway.context import Context
 from gateway.schema import pagination
 from gateway.schema.enums import ProposalKind
-from gateway.schema.errors import UserError, guarded
+from gateway.schema.errors import UserError, guarded, refusals
 from gateway.schema.pagination import Connection, connection
 from gateway.schema.policy import DecisionModule
 from gateway.schema.types import Body, Member, Proposal
 from gateway.schema.validation import is_slug, is_uuid, require_uuid
 from kit import InvalidInput, NotFound
-
-
-def _errors() -> list[UserError]:
-    return []
 
 
 async def _organization_id(info: Info[Context, None], slug: str, field: str = "organization") -> str:
@@ -776,50 +772,38 @@ class MilestoneLinksInput:
 @strawberry.type(description="The result of an appeal.")
 class AppealPayload:
     proposal: Proposal | None = strawberry.field(default=None, description="The appeal, open for votes.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of giving feedback.")
 class FeedbackPayload:
     feedback: Feedback | None = strawberry.field(default=None, description="The feedback recorded.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of writing a retrospective.")
 class ExperimentPayload:
     experiment: Experiment | None = strawberry.field(default=None, description="The experiment after it.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of a change to a poll.")
 class PollPayload:
     poll: Poll | None = strawberry.field(default=None, description="The poll after it.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of a change to the milestones.")
 class MilestonePayload:
     milestone: Milestone | None = strawberry.field(default=None, description="The milestone changed.")
     graph: MilestoneGraph | None = strawberry.field(default=None, description="The whole graph after it.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of a change to a commission.")
 class CommissionPayload:
     commission: Body | None = strawberry.field(default=None, description="The commission after it.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 def _present(value: Any) -> Any:

@@ -15,7 +15,7 @@ from strawberry.types import Info
 
 from gateway.context import Context
 from gateway.schema.enums import CommitmentStatus, VoteChoice
-from gateway.schema.errors import UserError, guarded
+from gateway.schema.errors import UserError, guarded, refusals
 from gateway.schema.inputs import CreateOrganizationInput, CreateProposalInput, to_wire
 from gateway.schema.metagovernance import MetagovernanceMutation, action_to_wire
 from gateway.schema.types import Commitment, Concern, Member, Organization, Proposal, Review, Vote
@@ -24,34 +24,24 @@ from gateway.schema.webhooks import WebhookMutation
 from kit import InvalidInput, NotFound
 
 
-def _errors() -> list[UserError]:
-    return []
-
-
 @strawberry.type(description="The result of signing in.")
 class SignInPayload:
     token: str | None = strawberry.field(default=None, description="Bearer token for `Authorization`.")
     expires_at: datetime | None = strawberry.field(default=None, description="When the token stops working.")
     member: Member | None = strawberry.field(default=None, description="Who signed in.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why sign-in was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals("Why sign-in was refused; empty on success.")
 
 
 @strawberry.type(description="The result of founding an organisation.")
 class CreateOrganizationPayload:
     organization: Organization | None = strawberry.field(default=None, description="The new organisation.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of committing funds.")
 class CommitFundsPayload:
     commitment: Commitment | None = strawberry.field(default=None, description="The commitment recorded.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of leaving a body (right of exit).")
@@ -59,9 +49,7 @@ class LeaveBodyPayload:
     withdrawn: Decimal | None = strawberry.field(
         default=None, description="Uncommitted funds returned to the member (0 for cells)."
     )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of making a proposal.")
@@ -69,26 +57,20 @@ class CreateProposalPayload:
     proposal: Proposal | None = strawberry.field(
         default=None, description="The new proposal, open for votes."
     )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of voting.")
 class CastVotePayload:
     vote: Vote | None = strawberry.field(default=None, description="The vote as recorded.")
     proposal: Proposal | None = strawberry.field(default=None, description="The proposal after the vote.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of cancelling a proposal.")
 class CancelProposalPayload:
     proposal: Proposal | None = strawberry.field(default=None, description="The cancelled proposal.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of raising a concern.")
@@ -97,17 +79,13 @@ class RaiseConcernPayload:
     review: Review | None = strawberry.field(
         default=None, description="The review after it (maybe extended)."
     )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of objecting to, or withdrawing an objection from, a proposal.")
 class ObjectionPayload:
     review: Review | None = strawberry.field(default=None, description="The review after it.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 def _proposal_id(value: strawberry.ID) -> str:

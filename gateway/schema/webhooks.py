@@ -16,15 +16,11 @@ from strawberry.types import Info
 from gateway.clients import models as m
 from gateway.context import Context
 from gateway.schema import pagination
-from gateway.schema.errors import UserError, guarded
+from gateway.schema.errors import UserError, guarded, refusals
 from gateway.schema.pagination import Connection, connection
 from gateway.schema.types import Member
 from gateway.schema.validation import is_slug, is_uuid
 from kit import NotFound
-
-
-def _errors() -> list[UserError]:
-    return []
 
 
 @strawberry.enum(description="Where one delivery of one event to one webhook stands.")
@@ -154,17 +150,13 @@ class RegisterWebhookPayload:
         default=None,
         description="The signing secret, shown this once only: keep it to verify `Webhook-Signature`.",
     )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 @strawberry.type(description="The result of deleting a webhook.")
 class DeleteWebhookPayload:
     deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The webhook deleted.")
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=_errors, description="Why the mutation was refused; empty on success."
-    )
+    user_errors: list[UserError] = refusals()
 
 
 def _slug(organization: str) -> str:
