@@ -8,12 +8,13 @@ Deadlines     schedule_deadline(s), cancel_deadline(s), lock_deadlines, Deadline
               FireInBatches
 Time          Clock, SystemClock, utcnow
 Identity      Caller, caller (FastAPI dependency), mint_internal_token, verify_internal_token,
-              TokenKeyRing, INTERNAL_HEADER
+              TokenKeyRing, INTERNAL_HEADER, normalize_address, checksum (Ethereum addresses)
 Errors        DomainError and subclasses, error_from_code, HTTP_STATUS
 App           create_service_app, Runtime, runtime_dep, session_dep, SessionDep, serve, collect_status,
               configure_logging, Messaging, ensure_stream
 """
 
+from ._addresses import checksum, normalize_address
 from ._app import (
     Metrics,
     Runtime,
@@ -106,6 +107,7 @@ __all__ = [
     "caller",
     "cancel_deadline",
     "cancel_deadlines",
+    "checksum",
     "collect_status",
     "configure_logging",
     "create_service_app",
@@ -121,6 +123,7 @@ __all__ = [
     "migrate",
     "mint_internal_token",
     "new_event",
+    "normalize_address",
     "notify_on_commit",
     "outbox_stats",
     "record_event",

@@ -20,9 +20,7 @@ from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-from eth_utils import is_checksum_address, to_checksum_address
-
-from kit import CoreTeamFull, InsufficientFunds, InvalidInput
+from kit import CoreTeamFull, InsufficientFunds, InvalidInput, checksum, normalize_address
 
 # The seed's model. The proposals service keeps its own copy keyed by the same names; this is the one
 # place membership reads them from.
@@ -52,7 +50,6 @@ MAX_AGREEMENTS = 100
 MAX_MEMBERS_LISTED = 1000
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,46})[a-z0-9]$")
-_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 class StakeholderWeighting(StrEnum):
@@ -95,25 +92,6 @@ def validate_slug(slug: str) -> str:
             field="slug",
         )
     return slug
-
-
-def normalize_address(address: str, *, field: str = "address") -> str:
-    """The stored form of an Ethereum address: lower-case hex.
-
-    Any case is accepted, but a mixed-case address must carry a valid EIP-55 checksum: mixed case is
-    how a checksummed address is written, and a wrong checksum means a typo.
-    """
-    if not isinstance(address, str) or not _ADDRESS_RE.fullmatch(address):
-        raise InvalidInput("not an Ethereum address (0x and 40 hex digits)", field=field)
-    digits = address[2:]
-    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
-        raise InvalidInput("the address's EIP-55 checksum is wrong", field=field)
-    return address.lower()
-
-
-def checksum(address: str) -> str:
-    """EIP-55 form for output."""
-    return to_checksum_address(address)
 
 
 def clean_text(value: Any, *, field: str, max_length: int = MAX_TEXT, required: bool = True) -> str:

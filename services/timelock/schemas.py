@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from kit import checksum
 
 from .domain import MAX_REASON_LENGTH, Concern, Review
 
@@ -27,10 +28,7 @@ def format_time(value: datetime | None) -> str | None:
 
 def format_address(address: str) -> str:
     """EIP-55 for Ethereum addresses; anything else (never expected) as stored."""
-    try:
-        return to_checksum_address(address)
-    except ValueError:
-        return address
+    return checksum(address)
 
 
 class CamelModel(BaseModel):

@@ -14,22 +14,18 @@ at the moment voting opens (the snapshot).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
-from eth_utils import is_checksum_address, to_checksum_address
-
-from kit import InvalidInput
+# the domain package re-exports these
+from kit import checksum as checksum
+from kit import normalize_address as normalize_address
 
 from .policy import Decider, Proposer, Scope
-
-_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 class BodyKind(StrEnum):
@@ -57,20 +53,6 @@ ROLES_BY_KIND = {
     BodyKind.CELL: frozenset({Role.CORE_TEAM, Role.CONTRIBUTOR}),
     BodyKind.COMMISSION: frozenset(),
 }
-
-
-def normalize_address(address: Any, *, field: str = "address") -> str:
-    """Lower-case hex; any case accepted, but mixed case must carry a valid EIP-55 checksum."""
-    if not isinstance(address, str) or not _ADDRESS_RE.fullmatch(address):
-        raise InvalidInput("not an Ethereum address (0x and 40 hex digits)", field=field)
-    digits = address[2:]
-    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
-        raise InvalidInput("the address's EIP-55 checksum is wrong", field=field)
-    return address.lower()
-
-
-def checksum(address: str) -> str:
-    return to_checksum_address(address)
 
 
 @dataclass(frozen=True)
