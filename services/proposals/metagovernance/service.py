@@ -385,6 +385,8 @@ class Metagovernance:
         target = await self._proposal_in(session, poll.organization_id, proposal_id)
         if target is None:
             raise InvalidInput("proposalId is required", field="proposalId")
+        if not await repo.is_organization_member(session, poll.organization_id, actor):
+            raise Forbidden("only a member of the organisation links a poll to its proposals")
         now = self.clock.now()
         poll.link(proposal_id=target, actor=actor, now=now)
         await repo.save_poll(session, poll)

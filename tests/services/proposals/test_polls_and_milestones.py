@@ -152,3 +152,14 @@ async def test_milestones_are_set_by_those_who_may_propose_policy(h):
     org = await h.found()
     assert (await _milestone(h, org, actor=CELL_CORE[0], phase="A", title="x")).status_code == 403
     assert (await _milestone(h, org, actor=TLC_CORE[0], phase="A", title="x")).status_code == 201
+
+
+async def test_a_maker_who_left_the_organisation_no_longer_links_their_poll(h):
+    org = await h.found()
+    p = await h.proposed(TLC_CORE[0], org.tlc)
+    poll = await _poll(h, org, actor=TLC_CORE[2])
+    await h.deliver(org.left(org.tlc, TLC_CORE[2], "CORE_TEAM"))
+    async with h.as_actor(TLC_CORE[2]) as c:
+        r = await c.post(f"/v1/polls/{poll['id']}/link", json={"proposalId": p["id"]})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
+    assert (await h.get(f"/v1/polls/{poll['id']}")).json()["proposalId"] is None
