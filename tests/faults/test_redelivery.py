@@ -30,7 +30,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(150)]
 # vote's close is applied, by design), and the proposals service's projection counter (how many changes
 # it has seen since the organisation arrived: a pacing aid for voter snapshots, not governance state).
 PROJECTIONS = {
-    "proposals": ("organizations", "bodies", "members", "fund_commitment_entries", "fund_allocations", "policies"),
+    "proposals": (
+        "organizations",
+        "bodies",
+        "members",
+        "fund_commitment_entries",
+        "fund_allocations",
+        "policies",
+    ),
     "timelock": ("bodies", "members", "cancelled_proposals", "kit_inbox"),
 }
 UNORDERED_COLUMNS = ("projection_version", "projection_updated_at")
