@@ -3,11 +3,12 @@
 `schedule(session, key, kind, due_at, payload)` stores (or moves) a deadline in the caller's transaction;
 `cancel(session, key)` withdraws it. The scheduler takes due rows with `FOR UPDATE SKIP LOCKED` in
 batches, calls the handler registered for the row's kind inside a savepoint of the same transaction (a
-`FireInBatches` handler gets all the batch's deadlines of its kind at once), and marks the rows fired in
-that transaction: the handlers' effects and the marks commit together or not at all, several
-replicas never take the same row, and a crash leaves the row due for whoever runs next (catch-up after
-downtime is the same query). It sleeps until the next due time, woken by NOTIFY when an earlier deadline
-is scheduled, and polls as a fallback. A handler that raises is retried with backoff; the error is kept.
+`FireInBatches` handler gets all the batch's deadlines of its kinds at once, in the order due), and
+marks the rows fired in that transaction: the handlers' effects and the marks commit together or not at
+all, several replicas never take the same row, and a crash leaves the row due for whoever runs next
+(catch-up after downtime is the same query). It sleeps until the next due time, woken by NOTIFY when an
+earlier deadline is scheduled, and polls as a fallback. A handler that raises is retried with backoff;
+the error is kept.
 
 A handler must not re-schedule the key that is firing (the row is marked fired after it returns):
 schedule the next step under a new key.
@@ -49,9 +50,10 @@ BatchFire = Callable[[AsyncSession, Sequence[Deadline]], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class FireInBatches:
-    """A handler that decides many deadlines of its kind at once (set-based SQL instead of a round trip
-    per deadline). The scheduler gives it each batch's deadlines of that kind in one savepoint; if that
-    raises, it falls back to one deadline per savepoint, so one bad deadline never holds up the rest."""
+    """A handler that decides many deadlines at once (set-based SQL instead of a round trip per
+    deadline). The scheduler gives it each batch's deadlines of its kinds, in the order due, in one
+    savepoint; if that raises, it falls back to one deadline per savepoint, so one bad deadline never
+    holds up the rest."""
 
     fire_many: BatchFire
 
@@ -257,20 +259,22 @@ class Scheduler:
                         SELECT key, kind, due_at, payload FROM kit_deadlines
                         WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= :now
                           AND kind = ANY(:kinds)
-                        ORDER BY due_at LIMIT :n FOR UPDATE SKIP LOCKED
+                        ORDER BY due_at, key LIMIT :n FOR UPDATE SKIP LOCKED
                         """
                     ),
                     {"now": now, "n": self.batch_size, "kinds": list(self.handlers)},
                 )
             ).all()
-            by_kind: dict[str, list[Deadline]] = {}
+            # one group per handler (a handler may serve several kinds), each in the order due
+            groups: dict[int, tuple[FireHandler, list[Deadline]]] = {}
             for key, kind, due_at, payload in rows:
-                by_kind.setdefault(kind, []).append(
+                handler = self.handlers[kind]
+                groups.setdefault(id(handler), (handler, []))[1].append(
                     Deadline(key, kind, due_at, payload if isinstance(payload, dict) else json.loads(payload))
                 )
             done: list[Deadline] = []
-            for kind, deadlines in by_kind.items():
-                done += await self._fire_kind(session, self.handlers[kind], deadlines, now)
+            for handler, deadlines in groups.values():
+                done += await self._fire_group(session, handler, deadlines, now)
             if done:
                 # the mark commits with the handlers' effects (same transaction) or not at all
                 await session.execute(
@@ -287,7 +291,7 @@ class Scheduler:
                 self.on_fired(deadline, lag)
         return len(fired)
 
-    async def _fire_kind(
+    async def _fire_group(
         self, session: AsyncSession, handler: FireHandler, deadlines: list[Deadline], now: datetime
     ) -> list[Deadline]:
         if isinstance(handler, FireInBatches) and len(deadlines) > 1:
@@ -298,7 +302,11 @@ class Scheduler:
             except Exception as exc:
                 log.warning(
                     "deadline batch failed; firing one at a time",
-                    extra={"kind": deadlines[0].kind, "count": len(deadlines), "error": repr(exc)},
+                    extra={
+                        "kinds": sorted({d.kind for d in deadlines}),
+                        "count": len(deadlines),
+                        "error": repr(exc),
+                    },
                 )
         done: list[Deadline] = []
         for deadline in deadlines:

@@ -275,7 +275,10 @@ class Timelock:
         cancels: list[str] = []
         schedules: list[tuple[str, str, Any, dict[str, Any]]] = []
         envelopes = []
-        for review in await repo.get_reviews_for_update(session, list(by_review)):
+        # locked in id order (no two batches wait on each other crosswise), decided in the order the
+        # deadlines fell due: their events, and so what follows from them, keep that order
+        locked = {r.id: r for r in await repo.get_reviews_for_update(session, list(by_review))}
+        for review in (locked[i] for i in by_review if i in locked):
             firing = by_review[review.id].key
             before = review.pending_deadline()
             review.on_deadline(now)

@@ -137,3 +137,14 @@ async def test_verdict_lost_with_a_crashed_transaction_is_decided_again_once(
     await timelock.advance(60)  # the failed deadline is retried a little later
     assert (await timelock.review(proposal))["status"] == "APPROVED"
     assert len(await timelock.events("review.approved")) == 1
+
+
+async def test_reviews_ending_in_one_batch_are_decided_in_the_order_they_ended(
+    timelock: Harness, org: Org
+) -> None:
+    await timelock.found_org(org, [1, 1, 1])
+    # review ids are random: their order says nothing about which window ends first
+    proposals = [await timelock.open_review(org, window=60 + n) for n in range(12)]
+    await timelock.advance(120)  # all twelve are due in the same scheduler pass
+    approved = await timelock.events("review.approved")
+    assert [e["data"]["proposalId"] for e in approved] == [str(p) for p in proposals]
