@@ -126,7 +126,7 @@ class Runtime:
         return time.monotonic() - self.started_at
 
 
-def runtime_dep(request: Request) -> Runtime:
+async def runtime_dep(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -444,6 +444,11 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     # passes, which otherwise pause every request (measured in bench/README.md)
     gc.collect()
     gc.freeze()
+    # A request allocates thousands of container objects (ORM rows, pydantic models, GraphQL results):
+    # at the default threshold (700) the young generation is collected a few times per request, and
+    # each pass walks what is still in flight. 10,000 makes that ~20x rarer for ~2 ms pauses
+    # (bench/README.md, "Findings (read path)").
+    gc.set_threshold(10_000, 10, 10)
     uvicorn.run(
         app,
         host=settings.host,

@@ -26,12 +26,29 @@ MEMBER_ISSUER = "bicameral-membership"
 MEMBER_AUDIENCE = "bicameral"
 
 
+# A minted token is handed out again for this long, so the gateway signs once per actor every few seconds
+# rather than on every service call; what is left of its minute still covers the longest request.
+INTERNAL_REUSE_SECONDS = 10
+# Both caches are bounded by clearing them when full: they only save work, a miss is always correct.
+_CACHE_LIMIT = 4096
+_minted: dict[tuple[str, str | None], tuple[float, str]] = {}
+_verified: dict[tuple[str, str], tuple[float, Caller]] = {}
+
+
 def mint_internal_token(secret: str, actor: str | None) -> str:
+    key = (secret, actor.lower() if actor else None)
+    cached = _minted.get(key)
+    if cached is not None and time.time() < cached[0]:
+        return cached[1]
     now = int(time.time())
     claims: dict[str, object] = {"iss": INTERNAL_ISSUER, "iat": now, "exp": now + INTERNAL_TTL_SECONDS}
-    if actor:
-        claims["sub"] = actor.lower()
-    return jwt.encode(claims, secret, algorithm="HS256")
+    if key[1]:
+        claims["sub"] = key[1]
+    token = jwt.encode(claims, secret, algorithm="HS256")
+    if len(_minted) >= _CACHE_LIMIT:
+        _minted.clear()
+    _minted[key] = (now + INTERNAL_REUSE_SECONDS, token)
+    return token
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +66,26 @@ class Caller:
 def verify_internal_token(secret: str, token: str | None) -> Caller:
     if not token:
         raise Unauthenticated("missing internal identity")
+    # the gateway reuses a token for several calls: one verified before (same bytes, signature included)
+    # is taken again until it expires, as PyJWT would (valid while now < exp)
+    cached = _verified.get((secret, token))
+    if cached is not None and time.time() < cached[0]:
+        return cached[1]
     try:
         claims = jwt.decode(
             token, secret, algorithms=["HS256"], issuer=INTERNAL_ISSUER, options={"require": ["exp", "iss"]}
         )
     except jwt.PyJWTError as exc:
         raise Unauthenticated("invalid internal identity") from exc
-    return Caller(actor=claims.get("sub"))
+    who = Caller(actor=claims.get("sub"))
+    if isinstance(claims["exp"], int | float):
+        if len(_verified) >= _CACHE_LIMIT:
+            _verified.clear()
+        _verified[(secret, token)] = (float(claims["exp"]), who)
+    return who
 
 
-def caller(request: Request) -> Caller:
+async def caller(request: Request) -> Caller:
     """FastAPI dependency: the verified internal caller (401 UNAUTHENTICATED without one)."""
     return verify_internal_token(
         request.app.state.settings.internal_auth_secret, request.headers.get(INTERNAL_HEADER)

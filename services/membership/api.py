@@ -15,7 +15,7 @@ from .service import DEFAULT_PAGE, MAX_PAGE, MembershipService
 router = APIRouter(prefix="/v1", dependencies=[Depends(caller)])
 
 
-def service_dep(request: Request) -> MembershipService:
+async def service_dep(request: Request) -> MembershipService:
     return request.app.state.membership
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,11 +92,27 @@ async def get_organizations(session: AsyncSession, ids: Sequence[uuid.UUID]) -> 
     return await _all(session, select(Organization).where(Organization.id.in_(ids)))
 
 
+# The bodies batch (every page of proposals asks for one) goes straight to asyncpg on the session's
+# connection: SQLAlchemy's statement building, ORM loading and result processing cost several times its
+# three small queries (bench/README.md, "Findings (read path)"). The connection's JSON codecs are
+# SQLAlchemy's, so JSON columns arrive decoded as through the ORM.
+_BODY_NAMES = [c.name for c in Body.__table__.columns]  # type: ignore[attr-defined]
+BodyRecord = namedtuple("BodyRecord", _BODY_NAMES)  # type: ignore[misc]
+
+
+async def _fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return await raw.driver_connection.fetch(sql, *args)  # type: ignore[no-any-return, union-attr]
+
+
 async def organization_slugs(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = await session.execute(
-        select(Organization.id, Organization.slug).where(Organization.id.in_(set(ids)))
+    rows = await _fetch(
+        session,
+        f"SELECT id, slug FROM {Organization.__tablename__} WHERE id = ANY($1::uuid[])",
+        list(set(ids)),
     )
-    return {row.id: row.slug for row in rows}
+    return {row[0]: row[1] for row in rows}
 
 
 # --- bodies ----------------------------------------------------------------------------------------
@@ -109,21 +126,28 @@ async def get_body(session: AsyncSession, body_id: uuid.UUID) -> Body | None:
     return await _first(session, select(Body).where(Body.id == body_id))
 
 
-async def get_bodies(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Body]:
-    return await _all(session, select(Body).where(Body.id.in_(ids)))
+async def get_bodies(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
+    """Read-only rows with the table's columns as attributes (not ORM entities: nothing to change here)."""
+    rows = await _fetch(
+        session,
+        f"SELECT {', '.join(_BODY_NAMES)} FROM {Body.__tablename__} WHERE id = ANY($1::uuid[])",
+        list(ids),
+    )
+    return [BodyRecord(*row) for row in rows]
 
 
 async def child_ids(
     session: AsyncSession, parent_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
-    rows = await session.execute(
-        select(Body.parent_id, Body.id)
-        .where(Body.parent_id.in_(parent_ids))
-        .order_by(Body.created_at, Body.id)
+    rows = await _fetch(
+        session,
+        f"SELECT parent_id, id FROM {Body.__tablename__} WHERE parent_id = ANY($1::uuid[]) "
+        "ORDER BY created_at, id",
+        list(parent_ids),
     )
     children: dict[uuid.UUID, list[uuid.UUID]] = {}
     for row in rows:
-        children.setdefault(row.parent_id, []).append(row.id)
+        children.setdefault(row[0], []).append(row[1])
     return children
 
 

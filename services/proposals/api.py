@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import Caller, SessionDep, caller
@@ -15,7 +16,7 @@ from .service import DEFAULT_PAGE, MAX_PAGE, ProposalsService
 router = APIRouter(prefix="/v1", dependencies=[Depends(caller)])
 
 
-def service_dep(request: Request) -> ProposalsService:
+async def service_dep(request: Request) -> ProposalsService:
     return request.app.state.proposals
 
 
@@ -47,7 +48,18 @@ async def create_proposal(
     return schemas.proposal_out(await service.create_proposal(session, who.require_actor(), data))
 
 
-@router.get("/proposals", tags=["proposals"], response_model=None)
+def _json(model: BaseModel) -> Response:
+    # pydantic's serializer writes the JSON in one pass; FastAPI's `jsonable_encoder` (what a route
+    # without a response model gets) walks a page of proposals field by field in Python first
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/proposals",
+    tags=["proposals"],
+    response_model=None,
+    responses={200: {"model": schemas.Items[schemas.Proposal] | schemas.Page[schemas.Proposal]}},
+)
 async def proposals(
     ids: Repeated = None,
     organization_id: Annotated[str | None, Query(alias="organizationId")] = None,
@@ -59,11 +71,11 @@ async def proposals(
     after: str | None = None,
     session: AsyncSession = SessionDep,
     service: ProposalsService = Service,
-) -> schemas.Items[schemas.Proposal] | schemas.Page[schemas.Proposal]:
+) -> Response:
     """A batch by `ids`, or one organisation's proposals newest first (filters and a keyset page)."""
     if ids is not None:
         found = await service.get_proposals(session, _split(ids))
-        return schemas.Items[schemas.Proposal](items=[schemas.proposal_out(p) for p in found])
+        return _json(schemas.Items[schemas.Proposal](items=[schemas.proposal_out(p) for p in found]))
     page = await service.list_proposals(
         session,
         organization_id=organization_id,
@@ -74,11 +86,13 @@ async def proposals(
         first=first,
         after=after,
     )
-    return schemas.Page[schemas.Proposal](
-        items=[schemas.proposal_out(p) for p in page.items],
-        total_count=page.total_count,
-        end_cursor=page.end_cursor,
-        has_next_page=page.has_next_page,
+    return _json(
+        schemas.Page[schemas.Proposal](
+            items=[schemas.proposal_out(p) for p in page.items],
+            total_count=page.total_count,
+            end_cursor=page.end_cursor,
+            has_next_page=page.has_next_page,
+        )
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -375,7 +376,8 @@ async def save_policy(
 # --- proposals ------------------------------------------------------------------------------------
 
 
-def to_domain(row: ProposalRow) -> domain.Proposal:
+def to_domain(row: Any) -> domain.Proposal:
+    """From an ORM row or a plain row of the table's columns."""
     return domain.Proposal(
         id=row.id,
         organization_id=row.organization_id,
@@ -494,9 +496,12 @@ async def save_proposal(session: AsyncSession, p: domain.Proposal, previous_stat
 async def load_proposal(
     session: AsyncSession, proposal_id: uuid.UUID, *, lock: bool = False
 ) -> domain.Proposal | None:
-    stmt = select(ProposalRow).where(ProposalRow.id == proposal_id)
-    if lock:
-        stmt = stmt.with_for_update()
+    if not lock:
+        # a plain read (a proposal page, its votes, its history) takes the lean path below; a lock must be
+        # taken inside the session's transaction, which only SQLAlchemy has begun
+        rows = await _fetch(session, f"{_PROPOSAL_SELECT} WHERE id = $1", proposal_id)
+        return to_domain(ProposalRecord(*rows[0])) if rows else None
+    stmt = select(ProposalRow).where(ProposalRow.id == proposal_id).with_for_update()
     row = (await session.execute(stmt)).scalars().first()
     return to_domain(row) if row else None
 
@@ -555,54 +560,113 @@ async def list_feedback(session: AsyncSession, proposal_id: uuid.UUID) -> list[d
     return [domain.FeedbackEntry(r.id, r.commission_id, r.author, r.text, r.given_at) for r in rows]
 
 
-async def get_proposal_rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ProposalRow]:
+# The hot reads (pages, batches) go straight to asyncpg on the session's connection, with the columns they
+# need: SQLAlchemy's statement building, ORM loading and result processing cost several times the query
+# (bench/README.md, "Findings (read path)"). The connection's JSON codecs are SQLAlchemy's, so JSON columns
+# arrive decoded as through the ORM; `to_domain` reads the rows' attributes either way.
+_PROPOSALS_TABLE: str = ProposalRow.__tablename__  # type: ignore[assignment]
+_PROPOSAL_NAMES = [c.name for c in ProposalRow.__table__.columns]  # type: ignore[attr-defined]
+_PROPOSAL_SELECT = f"SELECT {', '.join(_PROPOSAL_NAMES)} FROM {_PROPOSALS_TABLE}"
+ProposalRecord = namedtuple("ProposalRecord", _PROPOSAL_NAMES)  # type: ignore[misc]
+VoteRecord = namedtuple("VoteRecord", ["voter", "choice", "weight", "reason", "cast_at"])
+_COUNTS_TABLE: str = ProposalCount.__tablename__  # type: ignore[assignment]
+
+
+async def _fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return await raw.driver_connection.fetch(sql, *args)  # type: ignore[no-any-return, union-attr]
+
+
+async def get_proposal_rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
     if not ids:
         return []
-    return list((await session.execute(select(ProposalRow).where(ProposalRow.id.in_(list(ids))))).scalars())
+    rows = await _fetch(session, f"{_PROPOSAL_SELECT} WHERE id = ANY($1::uuid[])", list(ids))
+    return [ProposalRecord(*row) for row in rows]
 
 
 # --- votes ----------------------------------------------------------------------------------------
+# A vote is three statements in plain SQL (the ORM cost more than the database did): lock the proposal,
+# read the voter's standing, write the vote and the tally. The standing is read in a statement of its
+# own, started once the lock is held: under READ COMMITTED a statement sees the data committed when it
+# started, so a read in the locking statement itself could miss the vote (and the snapshot) of the
+# transaction it waited for.
 
-
-async def voter_weight(session: AsyncSession, proposal_id: uuid.UUID, address: str) -> Decimal | None:
-    row = await session.execute(
-        select(ProposalVoter.weight).where(
-            ProposalVoter.proposal_id == proposal_id, ProposalVoter.address == address
-        )
+_LOCK_PROPOSAL = text(
+    f"SELECT {', '.join(ProposalRow.__table__.columns.keys())} FROM proposals WHERE id = :id FOR UPDATE"
+)
+_VOTER_STANDING = text(
+    """
+    SELECT snapshot.weight AS snapshot_weight,
+           EXISTS (SELECT 1 FROM members WHERE body_id = :body_id AND address = :voter) AS still_member,
+           previous.choice, previous.weight, previous.reason, previous.cast_at
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN proposal_voters AS snapshot ON snapshot.proposal_id = :id AND snapshot.address = :voter
+    LEFT JOIN votes AS previous ON previous.proposal_id = :id AND previous.voter = :voter
+    """
+)
+_RECORD_VOTE = text(
+    """
+    WITH vote AS (
+        INSERT INTO votes (proposal_id, voter, choice, weight, reason, cast_at)
+        VALUES (:id, :voter, :choice, :weight, :reason, :cast_at)
+        ON CONFLICT (proposal_id, voter)
+        DO UPDATE SET choice = EXCLUDED.choice, reason = EXCLUDED.reason, cast_at = EXCLUDED.cast_at
     )
-    return row.scalar_one_or_none()
+    UPDATE proposals
+    SET for_weight = :for_weight, against_weight = :against_weight, abstain_weight = :abstain_weight,
+        vote_count = :vote_count, updated_at = :updated_at
+    WHERE id = :id
+    """
+)
 
 
-async def get_vote(session: AsyncSession, proposal_id: uuid.UUID, voter: str) -> domain.Vote | None:
+@dataclass(frozen=True)
+class VoterStanding:
+    """What a vote is checked against: the voter's weight in the snapshot taken when voting opened
+    (None: not a voter then), whether they still sit in the deciding body, and their vote so far."""
+
+    weight: Decimal | None
+    still_member: bool
+    previous: domain.Vote | None
+
+
+async def lock_proposal(session: AsyncSession, proposal_id: uuid.UUID) -> domain.Proposal | None:
+    """The proposal, locked until commit (votes on one proposal wait for each other)."""
+    row = (await session.execute(_LOCK_PROPOSAL, {"id": proposal_id})).first()
+    return to_domain(row) if row else None  # a Row has the attributes of the ORM row
+
+
+async def voter_standing(session: AsyncSession, p: domain.Proposal, voter: str) -> VoterStanding:
     row = (
-        (await session.execute(select(Vote).where(Vote.proposal_id == proposal_id, Vote.voter == voter)))
-        .scalars()
-        .first()
+        await session.execute(_VOTER_STANDING, {"id": p.id, "body_id": p.deciding_body_id, "voter": voter})
+    ).one()
+    previous = (
+        domain.Vote(voter, domain.Choice(row.choice), row.weight, row.reason, row.cast_at)
+        if row.choice is not None
+        else None
     )
-    if row is None:
-        return None
-    return domain.Vote(row.voter, domain.Choice(row.choice), row.weight, row.reason, row.cast_at)
+    return VoterStanding(row.snapshot_weight, bool(row.still_member), previous)
 
 
-async def upsert_vote(session: AsyncSession, proposal_id: uuid.UUID, vote: domain.Vote) -> None:
-    values = {
-        "proposal_id": proposal_id,
-        "voter": vote.voter,
-        "choice": str(vote.choice),
-        "weight": vote.weight,
-        "reason": vote.reason,
-        "cast_at": vote.cast_at,
-    }
-    stmt = insert(Vote).values(**values)
+async def record_vote(session: AsyncSession, p: domain.Proposal, vote: domain.Vote) -> None:
+    """Insert or replace the voter's vote and store the proposal's tally after it (the caller holds the
+    proposal's lock, so the tally it computed is exact)."""
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["proposal_id", "voter"],
-            set_={
-                "choice": stmt.excluded.choice,
-                "reason": stmt.excluded.reason,
-                "cast_at": stmt.excluded.cast_at,
-            },
-        )
+        _RECORD_VOTE,
+        {
+            "id": p.id,
+            "voter": vote.voter,
+            "choice": str(vote.choice),
+            "weight": vote.weight,
+            "reason": vote.reason,
+            "cast_at": vote.cast_at,
+            "for_weight": p.tally.for_,
+            "against_weight": p.tally.against,
+            "abstain_weight": p.tally.abstain,
+            "vote_count": p.vote_count,
+            "updated_at": p.updated_at,
+        },
     )
 
 
@@ -657,36 +721,39 @@ async def list_proposals(
     after: str | None,
 ) -> Page:
     """Newest first, keyset-paginated on (created_at, id); the total comes from the counter table."""
-    conditions = [ProposalRow.organization_id == organization_id]
-    counts = [ProposalCount.organization_id == organization_id]
+    args: list[Any] = [organization_id]
+    conditions = ["organization_id = $1"]
     if statuses:
-        conditions.append(ProposalRow.status.in_(list(statuses)))
-        counts.append(ProposalCount.status.in_(list(statuses)))
+        args.append(list(statuses))
+        conditions.append(f"status = ANY(${len(args)}::text[])")
     if kind:
-        conditions.append(ProposalRow.kind == kind)
-        counts.append(ProposalCount.kind == kind)
+        args.append(kind)
+        conditions.append(f"kind = ${len(args)}")
     if body_id:
-        conditions.append(ProposalRow.body_id == body_id)
-        counts.append(ProposalCount.body_id == body_id)
-    page_conditions = list(conditions)
+        args.append(body_id)
+        conditions.append(f"body_id = ${len(args)}")
+    where = " AND ".join(conditions)
+    count_args = list(args)
     if after:
         at, pid = decode_cursor(after, 2)
-        page_conditions.append(
-            tuple_(ProposalRow.created_at, ProposalRow.id) < tuple_(_cursor_time(at), _cursor_uuid(pid))
-        )
-    rows = list(
-        (
-            await session.execute(
-                select(ProposalRow)
-                .where(and_(*page_conditions))
-                .order_by(ProposalRow.created_at.desc(), ProposalRow.id.desc())
-                .limit(first + 1)
-            )
-        ).scalars()
-    )
+        args += [_cursor_time(at), _cursor_uuid(pid)]
+        where_page = f"{where} AND (created_at, id) < (${len(args) - 1}, ${len(args)})"
+    else:
+        where_page = where
+    args.append(first + 1)
     total = (
-        await session.execute(select(func.coalesce(func.sum(ProposalCount.count), 0)).where(*counts))
-    ).scalar_one()
+        await _fetch(
+            session, f"SELECT coalesce(sum(count), 0) FROM {_COUNTS_TABLE} WHERE {where}", *count_args
+        )
+    )[0][0]
+    rows = [
+        ProposalRecord(*row)
+        for row in await _fetch(
+            session,
+            f"{_PROPOSAL_SELECT} WHERE {where_page} ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
+            *args,
+        )
+    ]
     has_next = len(rows) > first
     rows = rows[:first]
     end = encode_cursor(rows[-1].created_at.isoformat(), str(rows[-1].id)) if rows else None
@@ -695,24 +762,24 @@ async def list_proposals(
 
 async def list_votes(session: AsyncSession, proposal_id: uuid.UUID, *, first: int, after: str | None) -> Page:
     """Newest first on (cast_at, voter)."""
-    conditions = [Vote.proposal_id == proposal_id]
+    args: list[Any] = [proposal_id]
+    condition = "proposal_id = $1"
     if after:
         at, voter = decode_cursor(after, 2)
-        when = _cursor_time(at)
-        conditions.append(or_(Vote.cast_at < when, and_(Vote.cast_at == when, Vote.voter < voter)))
-    rows = list(
-        (
-            await session.execute(
-                select(Vote)
-                .where(*conditions)
-                .order_by(Vote.cast_at.desc(), Vote.voter.desc())
-                .limit(first + 1)
-            )
-        ).scalars()
-    )
-    total = (
-        await session.execute(select(ProposalRow.vote_count).where(ProposalRow.id == proposal_id))
-    ).scalar_one_or_none() or 0
+        args += [_cursor_time(at), voter]
+        condition += " AND (cast_at < $2 OR (cast_at = $2 AND voter < $3))"
+    args.append(first + 1)
+    rows = [
+        VoteRecord(*row)
+        for row in await _fetch(
+            session,
+            f"SELECT voter, choice, weight, reason, cast_at FROM {Vote.__tablename__} WHERE {condition} "
+            f"ORDER BY cast_at DESC, voter DESC LIMIT ${len(args)}",
+            *args,
+        )
+    ]
+    found = await _fetch(session, f"SELECT vote_count FROM {_PROPOSALS_TABLE} WHERE id = $1", proposal_id)
+    total = (found[0][0] if found else 0) or 0
     has_next = len(rows) > first
     rows = rows[:first]
     end = encode_cursor(rows[-1].cast_at.isoformat(), rows[-1].voter) if rows else None

@@ -69,6 +69,13 @@ def parse_uuid(value: Any, field: str) -> uuid.UUID:
         raise InvalidInput(f"{field} is not a valid id", field=field) from None
 
 
+def _proposal_uuid(value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("no such proposal") from None
+
+
 def _decimal(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
 
@@ -234,24 +241,26 @@ class ProposalsService:
         except ValueError:
             raise InvalidInput(f"choice must be one of {', '.join(domain.Choice)}", field="choice") from None
         # the row lock serialises votes on one proposal: tallies stay exact and a voter keeps one vote
-        proposal = await self._load(session, proposal_id, lock=True)
+        proposal = await repository.lock_proposal(session, _proposal_uuid(proposal_id))
+        if proposal is None:
+            raise NotFound("no such proposal")
         previous_status = proposal.status
-        weight = await repository.voter_weight(session, proposal.id, actor)
-        still_member = weight is not None and await repository.is_member(
-            session, proposal.deciding_body_id, actor
-        )
-        previous = await repository.get_vote(session, proposal.id, actor)
+        standing = await repository.voter_standing(session, proposal, actor)
         vote = proposal.cast_vote(
             voter=actor,
-            weight=weight,
-            still_member=still_member,
+            weight=standing.weight,
+            still_member=standing.still_member,
             choice=choice,
             reason=data.reason,
-            previous=previous,
+            previous=standing.previous,
             now=now,
         )
-        await repository.upsert_vote(session, proposal.id, vote)
-        await self._save(session, proposal, previous_status, now)
+        # a vote changes only the tally: the rest of the row is saved when it decided the outcome
+        await repository.record_vote(session, proposal, vote)
+        if proposal.status is previous_status:
+            await self._publish(session, proposal, now)
+        else:
+            await self._save(session, proposal, previous_status, now)
         return vote, proposal
 
     async def close_voting(self, session: AsyncSession, deadline: Deadline) -> None:
@@ -365,11 +374,7 @@ class ProposalsService:
     # --- saving -------------------------------------------------------------------------------------
 
     async def _load(self, session: AsyncSession, proposal_id: Any, *, lock: bool = False) -> domain.Proposal:
-        try:
-            pid = uuid.UUID(str(proposal_id))
-        except ValueError:
-            raise NotFound("no such proposal") from None
-        proposal = await repository.load_proposal(session, pid, lock=lock)
+        proposal = await repository.load_proposal(session, _proposal_uuid(proposal_id), lock=lock)
         if proposal is None:
             raise NotFound("no such proposal")
         return proposal

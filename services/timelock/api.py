@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/reviews", tags=["reviews"], dependencies=[Depends
 MAX_BATCH = 500
 
 
-def timelock_dep(request: Request) -> Timelock:
+async def timelock_dep(request: Request) -> Timelock:
     return request.app.state.runtime.extra["timelock"]
 
 

@@ -107,3 +107,46 @@ async def test_framework_refusals_and_unstorable_input_keep_the_error_shape(isol
             nul = await c.post("/v1/notes/n-nul")
         assert nul.status_code == 422
         assert nul.json()["error"]["code"] == "INVALID_INPUT"
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_before_a_request_uses_it(isolation):
+    import asyncpg
+
+    settings = isolation.settings(SampleSettings)
+    app = create_app(settings)
+    async with running_app(app) as client, client.as_actor("0xabc") as c:
+        assert (await c.post("/v1/notes/before")).status_code < 300
+        # the server ends every session of the service's database (a restart, an operator, a proxy timeout)
+        admin = await asyncpg.connect(settings.server_dsn)
+        try:
+            pids = await admin.fetchval(
+                "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                settings.database_name,
+            )
+            assert pids
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", pids)
+
+            async def gone():
+                left = await admin.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", pids
+                )
+                return left == 0 or None
+
+            await eventually(gone)
+        finally:
+            await admin.close()
+        assert (await c.post("/v1/notes/after")).status_code < 300
+
+
+def test_a_minted_identity_is_reused_for_the_same_actor_and_verifies_as_that_actor():
+    from kit import verify_internal_token
+
+    secret = "a-test-secret-0123456789abcdef0123456789"
+    token = mint_internal_token(secret, "0xAbC")
+    assert mint_internal_token(secret, "0xabc") == token
+    assert mint_internal_token(secret, "0xdef") != token
+    assert mint_internal_token(secret, None) != token
+    assert verify_internal_token(secret, token).actor == "0xabc"
+    assert verify_internal_token(secret, token).actor == "0xabc"  # again, from the cache
+    with pytest.raises(Unauthenticated):
+        verify_internal_token("another-test-secret-0123456789abcdef0123", token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -37,6 +38,23 @@ async def test_votes_are_published_with_a_sequence_per_proposal(h):
     assert [e["data"]["sequence"] for e in cast] == [1, 2]
     assert cast[1]["data"]["tally"]["abstain"] == "1"
     assert cast[1]["subject"] == f"proposals/{p['id']}"
+
+
+async def test_a_changed_vote_is_published_with_the_tally_moved(h):
+    org = await h.found()
+    p = await h.proposed(TLC_CORE[0], org.tlc)
+    await h.vote(TLC_CORE[0], p["id"], "FOR")
+    await h.vote(TLC_CORE[0], p["id"], "AGAINST", "changed my mind")
+    cast = [e["data"] for e in await h.outbox(p["id"], "vote.cast")]
+    assert [(e["changed"], e["choice"]) for e in cast] == [(False, "FOR"), (True, "AGAINST")]
+    assert (cast[1]["tally"]["for"], cast[1]["tally"]["against"]) == ("0", "1")
+    assert (cast[1]["reason"], cast[1]["proposalStatus"]) == ("changed my mind", "VOTING")
+
+
+async def test_a_vote_on_an_unknown_proposal_is_not_found(h):
+    for proposal_id in (str(uuid.uuid4()), "not-an-id"):
+        response = await h.vote(TLC_CORE[0], proposal_id, "FOR")
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "NOT_FOUND")
 
 
 async def test_the_proposal_closes_early_when_the_outcome_cannot_change(h):
