@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
@@ -34,6 +35,9 @@ log = logging.getLogger("gateway.clients")
 # Answers worth another try for an idempotent read: the service or a proxy in front of it had a moment.
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _BACKOFF_SECONDS = (0.05, 0.2, 0.5)
+# how long an organisation membership knows may still be unknown to the other services (their
+# projection of it arrives by event): the services wait as long for membership's data on writes
+PROJECTION_WAIT_SECONDS = 2.0
 
 _CODE_BY_STATUS = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT"}
 
@@ -151,6 +155,17 @@ class ServiceClient:
 
     async def delete(self, path: str) -> Any:
         return self._result(await self._send("DELETE", path))
+
+    async def get_projected(self, path: str, params: Any = None) -> Any | None:
+        """A read about an organisation membership already knows: this service learns of it from
+        membership's events a moment later, so NOT_FOUND right after its creation means "not yet" and
+        is asked again for a while before it counts as None."""
+        deadline = time.monotonic() + PROJECTION_WAIT_SECONDS
+        while True:
+            doc = await self.get_optional(path, params)
+            if doc is not None or time.monotonic() >= deadline:
+                return doc
+            await asyncio.sleep(0.05)
 
     async def get_optional(self, path: str, params: Any = None) -> Any | None:
         """A read where NOT_FOUND is an answer (None), not an error."""

@@ -135,7 +135,7 @@ class MetagovernanceRoutes(ServiceClient):
     # --- registry and experiments ----------------------------------------------------------------------
 
     async def registry(self, organization_id: str) -> list[dict[str, Any]]:
-        doc = await self.get_optional(f"/v1/organizations/{segment(organization_id)}/registry")
+        doc = await self.get_projected(f"/v1/organizations/{segment(organization_id)}/registry")
         return [] if doc is None else list(doc["modules"])
 
     async def experiments(
