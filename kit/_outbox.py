@@ -310,8 +310,10 @@ class Relay:
             if not future.done():
                 future.cancel()
                 error: BaseException = TimeoutError(f"no ack within {self.ack_timeout}s")
+            elif future.cancelled():
+                error = asyncio.CancelledError("the publish was cancelled")
             else:
-                error = future.exception() or asyncio.CancelledError()
+                error = future.exception() or RuntimeError("no ack")
             failure = failure or (position, subject, error)
         return failure
 
