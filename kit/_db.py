@@ -10,6 +10,7 @@ import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_only
 
 log = logging.getLogger("kit.db")
 
@@ -27,10 +28,8 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
-        # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN, `;`, ROLLBACK) on every checkout,
-        # as much as the read it guards. A connection the server closed (restart, terminated backend) is
-        # noticed locally instead, when its socket closes; one that dies silently fails its statement,
-        # which invalidates the pool, and the gateway retries reads.
+        # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN, `;`, ROLLBACK) on every
+        # checkout; `_discard_closed` checks a connection with one instead.
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
         )
@@ -53,9 +52,19 @@ class Database:
 
 
 def _discard_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    if record.driver_connection is not None and record.driver_connection.is_closed():
-        # the pool reconnects this record and hands the new connection out instead
+    """Hand out only a live connection: one round trip (`SELECT 1`, the simple protocol, outside any
+    transaction) where SQLAlchemy's pre-ping takes three. Raising makes the pool reconnect this record
+    and hand out the new connection instead."""
+    connection = record.driver_connection
+    if connection is None:
+        return
+    if connection.is_closed():
         raise DisconnectionError("the server closed this connection")
+    try:
+        # checkout runs inside SQLAlchemy's greenlet bridge, so this may await the driver
+        await_only(connection.execute("SELECT 1"))
+    except Exception as exc:
+        raise DisconnectionError("the server closed this connection") from exc
 
 
 def notify_on_commit(session: AsyncSession, channel: str) -> None:
