@@ -1,7 +1,8 @@
 """Bicameral's shared plumbing. No domain here; services and the gateway import from this surface only.
 
 Settings      ServiceSettings
-Database      Database, ensure_database, drop_databases, migrate, run_env (for alembic env.py)
+Database      Database, ensure_database, drop_databases, migrate, run_env (for alembic env.py),
+              fetch_rows (hot reads straight through asyncpg)
 Events        Envelope, new_event, Outbox, record_event, record_events, Relay
 Consuming     Consumer (durable, idempotent through the inbox)
 Deadlines     schedule_deadline(s), cancel_deadline(s), lock_deadlines, Deadline, Scheduler,
@@ -37,7 +38,7 @@ from ._auth import (
 )
 from ._clock import Clock, SystemClock, utcnow
 from ._consumer import Consumer, ConsumerRunner
-from ._db import Database, Notifier, drop_databases, ensure_database, notify_on_commit
+from ._db import Database, Notifier, drop_databases, ensure_database, fetch_rows, notify_on_commit
 from ._deadlines import Deadline, DeadlineStats, FireInBatches, Scheduler, deadline_stats
 from ._deadlines import cancel as cancel_deadline
 from ._deadlines import cancel_many as cancel_deadlines
@@ -118,6 +119,7 @@ __all__ = [
     "ensure_stream",
     "error_from_code",
     "error_response",
+    "fetch_rows",
     "install_error_handlers",
     "lock_deadlines",
     "migrate",

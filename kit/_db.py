@@ -67,6 +67,16 @@ def _discard_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise DisconnectionError("the server closed this connection") from exc
 
 
+async def fetch_rows(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
+    """Run `sql` ($1-style parameters) straight through asyncpg on the session's connection (inside
+    its transaction once one has begun): for hot reads, where SQLAlchemy's statement building, ORM
+    loading and result processing cost several times the query (bench/README.md, "Findings (read
+    path)"). The connection's JSON codecs are SQLAlchemy's, so JSON columns arrive decoded."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return await raw.driver_connection.fetch(sql, *args)  # type: ignore[no-any-return, union-attr]
+
+
 def notify_on_commit(session: AsyncSession, channel: str) -> None:
     """Ask `Database.session()` to NOTIFY `channel` once when this transaction commits."""
     session.info.setdefault(NOTIFY_CHANNELS, set()).add(channel)

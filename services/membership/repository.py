@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit import Conflict, CoreTeamFull, InsufficientFunds
+from kit import Conflict, CoreTeamFull, InsufficientFunds, fetch_rows
 
 from .models import (
     CORE_TEAM_CHECK,
@@ -92,22 +92,13 @@ async def get_organizations(session: AsyncSession, ids: Sequence[uuid.UUID]) -> 
     return await _all(session, select(Organization).where(Organization.id.in_(ids)))
 
 
-# The bodies batch (every page of proposals asks for one) goes straight to asyncpg on the session's
-# connection: SQLAlchemy's statement building, ORM loading and result processing cost several times its
-# three small queries (bench/README.md, "Findings (read path)"). The connection's JSON codecs are
-# SQLAlchemy's, so JSON columns arrive decoded as through the ORM.
+# The bodies batch (every page of proposals asks for one) goes straight to asyncpg (`kit.fetch_rows`).
 _BODY_NAMES = [c.name for c in Body.__table__.columns]  # type: ignore[attr-defined]
 BodyRecord = namedtuple("BodyRecord", _BODY_NAMES)  # type: ignore[misc]
 
 
-async def _fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return await raw.driver_connection.fetch(sql, *args)  # type: ignore[no-any-return, union-attr]
-
-
 async def organization_slugs(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = await _fetch(
+    rows = await fetch_rows(
         session,
         f"SELECT id, slug FROM {Organization.__tablename__} WHERE id = ANY($1::uuid[])",
         list(set(ids)),
@@ -128,7 +119,7 @@ async def get_body(session: AsyncSession, body_id: uuid.UUID) -> Body | None:
 
 async def get_bodies(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
     """Read-only rows with the table's columns as attributes (not ORM entities: nothing to change here)."""
-    rows = await _fetch(
+    rows = await fetch_rows(
         session,
         f"SELECT {', '.join(_BODY_NAMES)} FROM {Body.__tablename__} WHERE id = ANY($1::uuid[])",
         list(ids),
@@ -139,7 +130,7 @@ async def get_bodies(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[An
 async def child_ids(
     session: AsyncSession, parent_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
-    rows = await _fetch(
+    rows = await fetch_rows(
         session,
         f"SELECT parent_id, id FROM {Body.__tablename__} WHERE parent_id = ANY($1::uuid[]) "
         "ORDER BY created_at, id",

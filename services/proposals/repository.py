@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit import InvalidInput
+from kit import InvalidInput, fetch_rows
 
 from . import domain
 from .models import (
@@ -499,7 +499,7 @@ async def load_proposal(
     if not lock:
         # a plain read (a proposal page, its votes, its history) takes the lean path below; a lock must be
         # taken inside the session's transaction, which only SQLAlchemy has begun
-        rows = await _fetch(session, f"{_PROPOSAL_SELECT} WHERE id = $1", proposal_id)
+        rows = await fetch_rows(session, f"{_PROPOSAL_SELECT} WHERE id = $1", proposal_id)
         return to_domain(ProposalRecord(*rows[0])) if rows else None
     stmt = select(ProposalRow).where(ProposalRow.id == proposal_id).with_for_update()
     row = (await session.execute(stmt)).scalars().first()
@@ -560,10 +560,8 @@ async def list_feedback(session: AsyncSession, proposal_id: uuid.UUID) -> list[d
     return [domain.FeedbackEntry(r.id, r.commission_id, r.author, r.text, r.given_at) for r in rows]
 
 
-# The hot reads (pages, batches) go straight to asyncpg on the session's connection, with the columns they
-# need: SQLAlchemy's statement building, ORM loading and result processing cost several times the query
-# (bench/README.md, "Findings (read path)"). The connection's JSON codecs are SQLAlchemy's, so JSON columns
-# arrive decoded as through the ORM; `to_domain` reads the rows' attributes either way.
+# The hot reads (pages, batches) go straight to asyncpg (`kit.fetch_rows`) with the columns they need;
+# `to_domain` reads the rows' attributes either way.
 _PROPOSALS_TABLE: str = ProposalRow.__tablename__  # type: ignore[assignment]
 _PROPOSAL_NAMES = [c.name for c in ProposalRow.__table__.columns]  # type: ignore[attr-defined]
 _PROPOSAL_SELECT = f"SELECT {', '.join(_PROPOSAL_NAMES)} FROM {_PROPOSALS_TABLE}"
@@ -572,16 +570,10 @@ VoteRecord = namedtuple("VoteRecord", ["voter", "choice", "weight", "reason", "c
 _COUNTS_TABLE: str = ProposalCount.__tablename__  # type: ignore[assignment]
 
 
-async def _fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return await raw.driver_connection.fetch(sql, *args)  # type: ignore[no-any-return, union-attr]
-
-
 async def get_proposal_rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Any]:
     if not ids:
         return []
-    rows = await _fetch(session, f"{_PROPOSAL_SELECT} WHERE id = ANY($1::uuid[])", list(ids))
+    rows = await fetch_rows(session, f"{_PROPOSAL_SELECT} WHERE id = ANY($1::uuid[])", list(ids))
     return [ProposalRecord(*row) for row in rows]
 
 
@@ -742,13 +734,13 @@ async def list_proposals(
         where_page = where
     args.append(first + 1)
     total = (
-        await _fetch(
+        await fetch_rows(
             session, f"SELECT coalesce(sum(count), 0) FROM {_COUNTS_TABLE} WHERE {where}", *count_args
         )
     )[0][0]
     rows = [
         ProposalRecord(*row)
-        for row in await _fetch(
+        for row in await fetch_rows(
             session,
             f"{_PROPOSAL_SELECT} WHERE {where_page} ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
             *args,
@@ -771,14 +763,14 @@ async def list_votes(session: AsyncSession, proposal_id: uuid.UUID, *, first: in
     args.append(first + 1)
     rows = [
         VoteRecord(*row)
-        for row in await _fetch(
+        for row in await fetch_rows(
             session,
             f"SELECT voter, choice, weight, reason, cast_at FROM {Vote.__tablename__} WHERE {condition} "
             f"ORDER BY cast_at DESC, voter DESC LIMIT ${len(args)}",
             *args,
         )
     ]
-    found = await _fetch(session, f"SELECT vote_count FROM {_PROPOSALS_TABLE} WHERE id = $1", proposal_id)
+    found = await fetch_rows(session, f"SELECT vote_count FROM {_PROPOSALS_TABLE} WHERE id = $1", proposal_id)
     total = (found[0][0] if found else 0) or 0
     has_next = len(rows) > first
     rows = rows[:first]
