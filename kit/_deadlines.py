@@ -64,7 +64,8 @@ class FireInBatches:
 async def schedule_many(
     session: AsyncSession, deadlines: Sequence[tuple[str, str, datetime, Mapping[str, Any] | None]]
 ) -> None:
-    """`schedule` for many (key, kind, due_at, payload) in one statement."""
+    """Create or move many deadlines (key, kind, due_at, payload) in one statement; one that has
+    fired stays as it was."""
     if not deadlines:
         return
     await session.execute(
@@ -105,19 +106,7 @@ async def schedule(
     session: AsyncSession, key: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
 ) -> None:
     """Create the deadline `key`, or move it if it has not fired yet."""
-    await session.execute(
-        text(
-            """
-            INSERT INTO kit_deadlines (key, kind, due_at, payload)
-            VALUES (:key, :kind, :due_at, CAST(:payload AS jsonb))
-            ON CONFLICT (key) DO UPDATE
-              SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, cancelled_at = NULL
-              WHERE kit_deadlines.fired_at IS NULL
-            """
-        ),
-        {"key": key, "kind": kind, "due_at": due_at, "payload": json.dumps(dict(payload or {}), default=str)},
-    )
-    notify_on_commit(session, DEADLINES_CHANNEL)
+    await schedule_many(session, [(key, kind, due_at, payload)])
 
 
 async def lock(session: AsyncSession, keys: list[str]) -> None:

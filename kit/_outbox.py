@@ -35,24 +35,6 @@ log = logging.getLogger("kit.outbox")
 OUTBOX_CHANNEL = "kit_outbox"
 _RELAY_LOCK = 72_430_002
 
-_NEXT_SEQUENCE = text(
-    """
-    INSERT INTO kit_event_sequences (aggregate, aggregate_id, last_sequence)
-    VALUES (:aggregate, :aggregate_id, 1)
-    ON CONFLICT (aggregate, aggregate_id)
-    DO UPDATE SET last_sequence = kit_event_sequences.last_sequence + 1
-    RETURNING last_sequence
-    """
-)
-_INSERT = text(
-    """
-    INSERT INTO kit_outbox (id, subject, aggregate, aggregate_id, sequence, envelope, headers)
-    VALUES (:id, :subject, :aggregate, :aggregate_id, :sequence,
-            CAST(:envelope AS jsonb), CAST(:headers AS jsonb))
-    """
-)
-
-
 # event families that are one aggregate for ordering: a review's operation continues the review
 _SEQUENCE_FAMILY = {"operation": "review"}
 
@@ -61,34 +43,6 @@ def sequence_key(envelope: Envelope) -> str:
     """Events of one aggregate instance share a sequence (`operation.*` continue their `review`);
     votes count per proposal, separately from the proposal's own events."""
     return _SEQUENCE_FAMILY.get(envelope.aggregate, envelope.aggregate)
-
-
-async def record_event(session: AsyncSession, envelope: Envelope, subject_prefix: str) -> Envelope:
-    """Append `envelope` to the outbox in the session's transaction; fills `data.sequence`."""
-    seq = (
-        await session.execute(
-            _NEXT_SEQUENCE, {"aggregate": sequence_key(envelope), "aggregate_id": envelope.aggregate_id}
-        )
-    ).scalar_one()
-    envelope.data["sequence"] = seq
-    headers = {"Nats-Msg-Id": envelope.id}
-    request_id = current_request_id()
-    if request_id:
-        headers[REQUEST_ID_HEADER] = request_id
-    await session.execute(
-        _INSERT,
-        {
-            "id": envelope.id,
-            "subject": envelope.nats_subject(subject_prefix),
-            "aggregate": sequence_key(envelope),
-            "aggregate_id": envelope.aggregate_id,
-            "sequence": seq,
-            "envelope": json.dumps(envelope.to_cloudevent(), default=str),
-            "headers": json.dumps(headers),
-        },
-    )
-    notify_on_commit(session, OUTBOX_CHANNEL)
-    return envelope
 
 
 _NEXT_SEQUENCES = text(
@@ -116,8 +70,9 @@ _INSERT_MANY = text(
 async def record_events(
     session: AsyncSession, envelopes: Sequence[Envelope], subject_prefix: str
 ) -> Sequence[Envelope]:
-    """`record_event` for many events in two statements (a batch of deadlines firing, say): each
-    aggregate's events get consecutive sequences in the order given, and enter the outbox in that order."""
+    """Append events to the outbox in the session's transaction, in two statements however many: each
+    aggregate's events get the next sequences (filled into `data.sequence`) in the order given, and
+    enter the outbox in that order."""
     if not envelopes:
         return envelopes
     counts: dict[tuple[str, str], int] = {}
@@ -156,6 +111,12 @@ async def record_events(
     await session.execute(_INSERT_MANY, columns)
     notify_on_commit(session, OUTBOX_CHANNEL)
     return envelopes
+
+
+async def record_event(session: AsyncSession, envelope: Envelope, subject_prefix: str) -> Envelope:
+    """Append `envelope` to the outbox in the session's transaction; fills `data.sequence`."""
+    await record_events(session, [envelope], subject_prefix)
+    return envelope
 
 
 class Outbox:

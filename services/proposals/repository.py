@@ -496,14 +496,11 @@ async def save_proposal(session: AsyncSession, p: domain.Proposal, previous_stat
 async def load_proposal(
     session: AsyncSession, proposal_id: uuid.UUID, *, lock: bool = False
 ) -> domain.Proposal | None:
-    if not lock:
-        # a plain read (a proposal page, its votes, its history) takes the lean path below; a lock must be
-        # taken inside the session's transaction, which only SQLAlchemy has begun
-        rows = await fetch_rows(session, f"{_PROPOSAL_SELECT} WHERE id = $1", proposal_id)
-        return to_domain(ProposalRecord(*rows[0])) if rows else None
-    stmt = select(ProposalRow).where(ProposalRow.id == proposal_id).with_for_update()
-    row = (await session.execute(stmt)).scalars().first()
-    return to_domain(row) if row else None
+    if lock:
+        # the lock must be taken inside the session's transaction, which only SQLAlchemy has begun
+        return await lock_proposal(session, proposal_id)
+    rows = await fetch_rows(session, f"{_PROPOSAL_SELECT} WHERE id = $1", proposal_id)
+    return to_domain(ProposalRecord(*rows[0])) if rows else None
 
 
 async def insert_voters(
@@ -584,9 +581,7 @@ async def get_proposal_rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> 
 # started, so a read in the locking statement itself could miss the vote (and the snapshot) of the
 # transaction it waited for.
 
-_LOCK_PROPOSAL = text(
-    f"SELECT {', '.join(ProposalRow.__table__.columns.keys())} FROM proposals WHERE id = :id FOR UPDATE"
-)
+_LOCK_PROPOSAL = text(f"{_PROPOSAL_SELECT} WHERE id = :id FOR UPDATE")
 _VOTER_STANDING = text(
     """
     SELECT snapshot.weight AS snapshot_weight,

@@ -69,13 +69,6 @@ def parse_uuid(value: Any, field: str) -> uuid.UUID:
         raise InvalidInput(f"{field} is not a valid id", field=field) from None
 
 
-def _proposal_uuid(value: Any) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound("no such proposal") from None
-
-
 def _decimal(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
 
@@ -241,9 +234,7 @@ class ProposalsService:
         except ValueError:
             raise InvalidInput(f"choice must be one of {', '.join(domain.Choice)}", field="choice") from None
         # the row lock serialises votes on one proposal: tallies stay exact and a voter keeps one vote
-        proposal = await repository.lock_proposal(session, _proposal_uuid(proposal_id))
-        if proposal is None:
-            raise NotFound("no such proposal")
+        proposal = await self._load(session, proposal_id, lock=True)
         previous_status = proposal.status
         standing = await repository.voter_standing(session, proposal, actor)
         vote = proposal.cast_vote(
@@ -374,7 +365,11 @@ class ProposalsService:
     # --- saving -------------------------------------------------------------------------------------
 
     async def _load(self, session: AsyncSession, proposal_id: Any, *, lock: bool = False) -> domain.Proposal:
-        proposal = await repository.load_proposal(session, _proposal_uuid(proposal_id), lock=lock)
+        try:
+            pid = uuid.UUID(str(proposal_id))
+        except ValueError:
+            raise NotFound("no such proposal") from None
+        proposal = await repository.load_proposal(session, pid, lock=lock)
         if proposal is None:
             raise NotFound("no such proposal")
         return proposal

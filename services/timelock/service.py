@@ -21,10 +21,8 @@ from kit import (
     Deadline,
     NotFound,
     Outbox,
-    cancel_deadline,
     cancel_deadlines,
     deadline_stats,
-    schedule_deadline,
     schedule_deadlines,
 )
 
@@ -52,6 +50,31 @@ def _all_keys(review_id: uuid.UUID) -> list[str]:
     return [deadline_key(review_id, kind) for kind in DeadlineKind]
 
 
+Scheduled = tuple[str, str, Any, dict[str, Any]]
+
+
+def _deadline_changes(
+    review: Review, before: tuple[DeadlineKind, Any] | None, *, firing: str | None = None
+) -> tuple[list[str], list[Scheduled]]:
+    """The deadline keys to cancel and the (key, kind, due_at, payload) to schedule now that `review`
+    moved on from the stage it waited for (`before`); `firing` is the deadline being fired, if any."""
+    after = review.pending_deadline()
+    cancels: list[str] = []
+    schedules: list[Scheduled] = []
+    if before is not None and (after is None or after[0] is not before[0]):
+        key = deadline_key(review.id, before[0])
+        if key != firing:
+            cancels.append(key)
+    payload = {"reviewId": str(review.id)}
+    if after is not None and after != before:
+        schedules.append((deadline_key(review.id, after[0]), after[0].value, after[1], payload))
+    if firing is not None and after is not None and deadline_key(review.id, after[0]) == firing:
+        # Fired before its time (the clock moved back, or a moved deadline raced): the key would be
+        # marked fired with the stage still waiting, so wait under a fresh key.
+        schedules.append((f"{firing}:{uuid.uuid4().hex[:8]}", after[0].value, after[1], payload))
+    return cancels, schedules
+
+
 @dataclass
 class Timelock:
     clock: Clock
@@ -64,29 +87,13 @@ class Timelock:
     # --- shared steps -----------------------------------------------------------------------------
 
     async def _publish_and_reschedule(
-        self,
-        session: AsyncSession,
-        review: Review,
-        before: tuple[DeadlineKind, Any] | None,
-        *,
-        firing: str | None = None,
+        self, session: AsyncSession, review: Review, before: tuple[DeadlineKind, Any] | None
     ) -> None:
+        cancels, schedules = _deadline_changes(review, before)
+        await cancel_deadlines(session, cancels)
+        await schedule_deadlines(session, schedules)
         now = self.clock.now()
-        after = review.pending_deadline()
-        if before is not None and (after is None or after[0] is not before[0]):
-            key = deadline_key(review.id, before[0])
-            if key != firing:
-                await cancel_deadline(session, key)
-        if after is not None and after != before:
-            await schedule_deadline(
-                session,
-                deadline_key(review.id, after[0]),
-                after[0].value,
-                after[1],
-                {"reviewId": str(review.id)},
-            )
-        for event in review.pull_events():
-            await self.outbox.add(session, to_envelope(review, event, at=now))
+        await self.outbox.add_many(session, [to_envelope(review, e, at=now) for e in review.pull_events()])
 
     async def _reviewer(self, session: AsyncSession, review: Review, actor: str) -> Reviewer | None:
         weight = await repo.reviewer_weight(session, review.id, actor)
@@ -273,7 +280,7 @@ class Timelock:
         now = self.clock.now()
         changed: list[Review] = []
         cancels: list[str] = []
-        schedules: list[tuple[str, str, Any, dict[str, Any]]] = []
+        schedules: list[Scheduled] = []
         envelopes = []
         # locked in id order (no two batches wait on each other crosswise), decided in the order the
         # deadlines fell due: their events, and so what follows from them, keep that order
@@ -284,18 +291,9 @@ class Timelock:
             review.on_deadline(now)
             if review.events:
                 changed.append(review)
-            after = review.pending_deadline()
-            if before is not None and (after is None or after[0] is not before[0]):
-                key = deadline_key(review.id, before[0])
-                if key != firing:
-                    cancels.append(key)
-            payload = {"reviewId": str(review.id)}
-            if after is not None and after != before:
-                schedules.append((deadline_key(review.id, after[0]), after[0].value, after[1], payload))
-            if after is not None and deadline_key(review.id, after[0]) == firing:
-                # Fired before its time (the clock moved back, or a moved deadline raced): the key
-                # would be marked fired with the stage still waiting, so wait under a fresh key.
-                schedules.append((f"{firing}:{uuid.uuid4().hex[:8]}", after[0].value, after[1], payload))
+            review_cancels, review_schedules = _deadline_changes(review, before, firing=firing)
+            cancels += review_cancels
+            schedules += review_schedules
             envelopes += [to_envelope(review, event, at=now) for event in review.pull_events()]
         await repo.save_reviews(session, changed)
         await cancel_deadlines(session, cancels)
